@@ -1,0 +1,103 @@
+//! Reductions along chosen axes: each output entry is a whole-buffer reduction of one sub-array,
+//! so it has exactly the bits that reducing that slice alone would give.
+
+use crate::layout::{Dims, LayoutError, Strided, MAX_NDIM};
+use crate::parallel::map_indices;
+
+/// Which axes of an `ndim`-dimensional array are reduced, from a list that may use negative
+/// indices.
+///
+/// # Errors
+/// A message naming the offending axis: out of range, or repeated.
+pub fn normalize_axes(axes: &[i64], ndim: usize) -> Result<[bool; MAX_NDIM], String> {
+    let mut reduced = [false; MAX_NDIM];
+    for &ax in axes {
+        let n = i64::try_from(ndim).unwrap_or(i64::MAX);
+        let a = if ax < 0 { ax + n } else { ax };
+        if !(0..n).contains(&a) {
+            return Err(format!(
+                "axis {ax} is out of bounds for array of dimension {ndim}"
+            ));
+        }
+        #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+        let a = a as usize;
+        if reduced[a] {
+            return Err(format!("duplicate value in 'axis': {ax}"));
+        }
+        reduced[a] = true;
+    }
+    Ok(reduced)
+}
+
+/// The kept and reduced parts of a layout.
+#[derive(Clone, Debug)]
+pub struct AxisSplit {
+    /// Shape of the result without kept-dims (the kept axes, in order).
+    pub kept_shape: Vec<usize>,
+    kept_strides: Vec<isize>,
+    inner: Dims,
+}
+
+impl AxisSplit {
+    /// # Errors
+    /// As for [`Dims::new`].
+    pub fn new(shape: &[usize], strides: &[isize], reduced: &[bool]) -> Result<Self, LayoutError> {
+        let (mut ks, mut kt, mut rs, mut rt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, (&n, &s)) in shape.iter().zip(strides).enumerate() {
+            if reduced[i] {
+                rs.push(n);
+                rt.push(s);
+            } else {
+                ks.push(n);
+                kt.push(s);
+            }
+        }
+        Ok(AxisSplit {
+            kept_shape: ks,
+            kept_strides: kt,
+            inner: Dims::new(&rs, &rt)?,
+        })
+    }
+
+    /// Number of output entries.
+    #[must_use]
+    pub fn outputs(&self) -> usize {
+        self.kept_shape.iter().product()
+    }
+
+    /// Byte offset of output entry `i` (C order over the kept axes).
+    fn offset(&self, mut i: usize) -> isize {
+        let mut off = 0isize;
+        for (&n, &s) in self.kept_shape.iter().zip(&self.kept_strides).rev() {
+            off += (i % n) as isize * s;
+            i /= n;
+        }
+        off
+    }
+
+    /// `f(sub-array)` for every output entry, in C order of the kept axes. With more entries
+    /// than threads the entries are spread over the threads and `f` gets `1`; otherwise the
+    /// entries run in turn and `f` gets all the threads.
+    ///
+    /// # Safety
+    /// `base` must be the `Strided` of the full layout this split was made from.
+    pub unsafe fn map<R: Send>(
+        &self,
+        base: &Strided,
+        threads: usize,
+        f: &(impl Fn(&Strided, usize) -> R + Sync),
+    ) -> Vec<R> {
+        let n = self.outputs();
+        let (outer, inner) = if n >= threads {
+            (threads, 1)
+        } else {
+            (1, threads)
+        };
+        map_indices(n, outer, &|i| {
+            // SAFETY: entry `i` starts inside the base buffer and its reduced axes stay inside it
+            // (the caller's promise that `base` is this layout).
+            let sub = unsafe { base.with_layout(self.offset(i), self.inner) };
+            f(&sub, inner)
+        })
+    }
+}

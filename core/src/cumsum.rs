@@ -1,0 +1,106 @@
+//! Running totals written into a caller's buffer, element by element in logical order.
+
+use crate::format::{Elem, Kind};
+use crate::layout::{Strided, StridedMut, BLOCK};
+use crate::reduce::f64_blocks;
+use crate::scalar::{Bool8, Int};
+use half::f16;
+
+/// Why `cumsum` wrote nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CumsumError {
+    /// A running total of integers leaves int64.
+    Overflow,
+    /// `dst` is not float64 for float data or int64 for integer data, or sizes differ.
+    Mismatch,
+}
+
+/// Writes running totals of `src` into `dst` (same element count): float data into float64
+/// (`out[i] = out[i-1] + x[i]`, in order), integer data into int64 after a pre-pass has checked
+/// that no total leaves int64. `dst` may be the very same memory as `src` ([`crate::layout::overlap`]
+/// `== Same`); each block is copied out before it is overwritten.
+///
+/// # Errors
+/// [`CumsumError`]; `dst` is then untouched.
+pub fn cumsum(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
+    if src.len() != dst.len() {
+        return Err(CumsumError::Mismatch);
+    }
+    match (src.dtype().kind(), dst.dtype().elem) {
+        (Kind::Float, Elem::F64) => {
+            match src.dtype().elem {
+                Elem::F16 => float_cumsum::<f16>(src, dst),
+                Elem::F32 => float_cumsum::<f32>(src, dst),
+                _ => float_cumsum::<f64>(src, dst),
+            }
+            Ok(())
+        }
+        (Kind::Int, Elem::I64) => match src.dtype().elem {
+            Elem::Bool => int_cumsum::<Bool8>(src, dst),
+            Elem::I8 => int_cumsum::<i8>(src, dst),
+            Elem::U8 => int_cumsum::<u8>(src, dst),
+            Elem::I16 => int_cumsum::<i16>(src, dst),
+            Elem::U16 => int_cumsum::<u16>(src, dst),
+            Elem::I32 => int_cumsum::<i32>(src, dst),
+            Elem::U32 => int_cumsum::<u32>(src, dst),
+            Elem::I64 => int_cumsum::<i64>(src, dst),
+            _ => int_cumsum::<u64>(src, dst),
+        },
+        _ => Err(CumsumError::Mismatch),
+    }
+}
+
+fn float_cumsum<T: crate::scalar::Float>(src: &Strided, dst: &mut StridedMut) {
+    let mut running = -0.0f64; // exact identity: the first total is x[0] itself
+    let mut out = [0.0f64; BLOCK];
+    let mut start = 0;
+    // `f64_blocks` may lend the source in place; totals go to `out` and are written after the
+    // block has been read in full, so in-place (same memory) is safe.
+    let blocks = src.len().div_ceil(BLOCK);
+    for blk in 0..blocks {
+        let mut n = 0;
+        f64_blocks::<T>(src, blk, blk + 1, |b| {
+            for (o, &x) in out.iter_mut().zip(b) {
+                running += x;
+                *o = running;
+            }
+            n = b.len();
+        });
+        dst.scatter(start, &out[..n]);
+        start += n;
+    }
+}
+
+fn int_cumsum<T: Int>(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
+    // Pre-pass: the extreme running totals, exactly.
+    let (mut running, mut lo, mut hi) = (0i128, 0i128, 0i128);
+    src.for_each_block::<T>(0, src.len().div_ceil(BLOCK), |b| {
+        for &x in b {
+            running += x.to_i128();
+            lo = lo.min(running);
+            hi = hi.max(running);
+        }
+    });
+    if lo < i128::from(i64::MIN) || hi > i128::from(i64::MAX) {
+        return Err(CumsumError::Overflow);
+    }
+    let mut running = 0i64;
+    let mut out = [0i64; BLOCK];
+    let mut start = 0;
+    for blk in 0..src.len().div_ceil(BLOCK) {
+        let mut n = 0;
+        src.for_each_block::<T>(blk, blk + 1, |b| {
+            for (o, &x) in out.iter_mut().zip(b) {
+                // Cannot wrap: every running total was checked above.
+                #[allow(clippy::cast_possible_truncation)]
+                let v = x.to_i128() as i64;
+                running = running.wrapping_add(v);
+                *o = running;
+            }
+            n = b.len();
+        });
+        dst.scatter(start, &out[..n]);
+        start += n;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The reproducible float64 sum: one canonical order, SIMD kernels chosen at run time.
+//!
+//! The order is fixed by the logical element sequence alone:
+//! 1. the sequence is cut into blocks of [`BLOCK`] elements;
+//! 2. inside a block, element `i` goes to lane `i % LANES`; each lane starts at `-0.0` (the exact
+//!    additive identity) and adds its elements left to right; the lanes are folded by halves
+//!    (`lane[j] += lane[j + w]` for `w = 16, 8, 4, 2, 1`);
+//! 3. block totals are combined by a fixed binary tree: a range of `n > 1` blocks is split at the
+//!    largest power of two below `n`, left part plus right part.
+//!
+//! Any SIMD width that keeps the lanes apart and never fuses a multiply-add (Rust never
+//! contracts) gives the same bits, and threads that evaluate subtrees of step 3 do too. Error:
+//! each lane adds at most `BLOCK / LANES = 64` values, the fold adds 5 levels and the tree
+//! `log2(n / BLOCK)`, so the bound is about `(70 + log2 n) · u · Σ|x|`.
+
+use crate::layout::BLOCK;
+use std::sync::OnceLock;
+
+/// Independent accumulators per block: 4 AVX-512, 8 AVX2 or 16 SSE2 registers of partial sums.
+pub const LANES: usize = 32;
+
+#[inline(always)]
+fn lanes_sum(xs: &[f64]) -> f64 {
+    let mut acc = [-0.0f64; LANES];
+    let mut chunks = xs.chunks_exact(LANES);
+    for c in &mut chunks {
+        for j in 0..LANES {
+            acc[j] += c[j];
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += x;
+    }
+    let mut w = LANES / 2;
+    while w > 0 {
+        for j in 0..w {
+            acc[j] += acc[j + w];
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
+/// The canonical sum of one block (at most [`BLOCK`] values), with the best kernel this CPU has.
+pub type BlockSum = fn(&[f64]) -> f64;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    #[target_feature(enable = "avx512f")]
+    pub fn avx512(xs: &[f64]) -> f64 {
+        super::lanes_sum(xs)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub fn avx2(xs: &[f64]) -> f64 {
+        super::lanes_sum(xs)
+    }
+}
+
+fn portable(xs: &[f64]) -> f64 {
+    lanes_sum(xs)
+}
+
+/// Every block kernel this build has, best first, with its name; the ones this CPU runs.
+#[must_use]
+pub fn kernels() -> Vec<(&'static str, BlockSum)> {
+    let mut v: Vec<(&'static str, BlockSum)> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            v.push(("avx512", |xs| unsafe { x86::avx512(xs) }));
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            v.push(("avx2", |xs| unsafe { x86::avx2(xs) }));
+        }
+    }
+    v.push(("portable", portable));
+    v
+}
+
+/// The kernel used by every sum in this process, chosen once.
+#[must_use]
+pub fn block_kernel() -> (&'static str, BlockSum) {
+    static CHOSEN: OnceLock<(&'static str, BlockSum)> = OnceLock::new();
+    *CHOSEN.get_or_init(|| kernels()[0])
+}
+
+/// Step 3 of the canonical order, evaluated left to right with a stack of complete subtrees.
+#[derive(Clone, Debug)]
+pub struct Pairwise {
+    // (subtree height, subtree total); heights strictly decrease from bottom to top.
+    stack: [(u32, f64); 64],
+    len: usize,
+}
+
+impl Default for Pairwise {
+    fn default() -> Self {
+        Pairwise {
+            stack: [(0, 0.0); 64],
+            len: 0,
+        }
+    }
+}
+
+impl Pairwise {
+    /// Appends the next block total.
+    #[inline]
+    pub fn push(&mut self, mut total: f64) {
+        let mut height = 0;
+        while self.len > 0 && self.stack[self.len - 1].0 == height {
+            self.len -= 1;
+            total += self.stack[self.len].1;
+            height += 1;
+        }
+        self.stack[self.len] = (height, total);
+        self.len += 1;
+    }
+
+    /// The tree total of everything pushed (`None` if nothing was).
+    #[must_use]
+    pub fn finish(&self) -> Option<f64> {
+        let mut it = self.stack[..self.len].iter().rev();
+        let mut acc = it.next()?.1;
+        for &(_, t) in it {
+            acc += t;
+        }
+        Some(acc)
+    }
+}
+
+/// Where the canonical tree splits a range of `n > 1` blocks: the largest power of two below `n`.
+#[must_use]
+pub fn split_point(n: usize) -> usize {
+    debug_assert!(n > 1);
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// Number of blocks for `len` values.
+#[must_use]
+pub fn blocks(len: usize) -> usize {
+    len.div_ceil(BLOCK)
+}
+
+/// The canonical sum of a native slice, one thread (`-0.0`... for an empty slice: `None`).
+#[must_use]
+pub fn sum_slice(xs: &[f64]) -> Option<f64> {
+    let (_, k) = block_kernel();
+    let mut p = Pairwise::default();
+    for b in xs.chunks(BLOCK) {
+        p.push(k(b));
+    }
+    p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The canonical order written as its recursive definition, with a naive block kernel.
+    fn reference(xs: &[f64]) -> f64 {
+        fn block(xs: &[f64]) -> f64 {
+            let mut acc = [-0.0f64; LANES];
+            for (i, &x) in xs.iter().enumerate() {
+                acc[i % LANES] += x;
+            }
+            let mut w = LANES / 2;
+            while w > 0 {
+                for j in 0..w {
+                    acc[j] += acc[j + w];
+                }
+                w /= 2;
+            }
+            acc[0]
+        }
+        fn tree(bs: &[&[f64]]) -> f64 {
+            if bs.len() == 1 {
+                return block(bs[0]);
+            }
+            let m = split_point(bs.len());
+            tree(&bs[..m]) + tree(&bs[m..])
+        }
+        let bs: Vec<&[f64]> = xs.chunks(BLOCK).collect();
+        tree(&bs)
+    }
+
+    fn noisy(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let m = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                m * 2f64.powi(((s >> 3) % 40) as i32 - 20)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_matches_the_definition() {
+        for n in [
+            1,
+            2,
+            31,
+            32,
+            33,
+            2047,
+            2048,
+            2049,
+            3 * 2048,
+            5 * 2048 + 7,
+            11 * 2048 + 1000,
+        ] {
+            let xs = noisy(n, n as u64);
+            let want = reference(&xs);
+            for (name, k) in kernels() {
+                let mut p = Pairwise::default();
+                for b in xs.chunks(BLOCK) {
+                    p.push(k(b));
+                }
+                assert_eq!(
+                    p.finish().unwrap().to_bits(),
+                    want.to_bits(),
+                    "{name} n={n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn split_points() {
+        assert_eq!(split_point(2), 1);
+        assert_eq!(split_point(3), 2);
+        assert_eq!(split_point(4), 2);
+        assert_eq!(split_point(5), 4);
+        assert_eq!(split_point(1024), 512);
+        assert_eq!(split_point(1025), 1024);
+    }
+
+    #[test]
+    fn signed_zero_and_specials() {
+        assert_eq!(sum_slice(&[-0.0]).unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(sum_slice(&[-0.0, 0.0]).unwrap().to_bits(), 0f64.to_bits());
+        assert!(sum_slice(&[f64::INFINITY, f64::NEG_INFINITY])
+            .unwrap()
+            .is_nan());
+        assert!(sum_slice(&[1.0, f64::NAN]).unwrap().is_nan());
+        assert_eq!(sum_slice(&[]), None);
+    }
+}

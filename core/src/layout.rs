@@ -1,0 +1,542 @@
+//! Where the elements are: a base pointer, shape and strides, walked in C (row-major) order.
+//!
+//! Contiguous, aligned, native-order data is handed to kernels in place. Everything else goes
+//! through [`Strided::gather`], which copies at most [`BLOCK`] elements at a time into a scratch
+//! block owned by the caller, converting byte order and alignment on the way.
+
+use crate::format::Dtype;
+use crate::scalar::Scalar;
+
+/// Elements per canonical block. Every reduction sees the logical sequence cut at multiples of
+/// `BLOCK`; this fixes the summation order of `sum` and bounds scratch memory (16 KiB of f64).
+pub const BLOCK: usize = 2048;
+
+/// Most dimensions a buffer may have (CPython's `PyBUF_MAX_NDIM`).
+pub const MAX_NDIM: usize = 64;
+
+/// Why a layout was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    TooManyDims(usize),
+    /// The extent of the elements does not fit in the address space.
+    TooLarge,
+}
+
+impl std::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayoutError::TooManyDims(n) => {
+                write!(
+                    f,
+                    "buffer has {n} dimensions; at most {MAX_NDIM} are supported"
+                )
+            }
+            LayoutError::TooLarge => write!(f, "buffer extent overflows the address space"),
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+/// Shape and strides (in bytes) with size-1 axes dropped and mergeable axes merged, so that a
+/// contiguous buffer of any ndim becomes one axis and most strided views two at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    ndim: usize,
+    shape: [usize; MAX_NDIM],
+    strides: [isize; MAX_NDIM],
+    len: usize,
+}
+
+impl Dims {
+    /// Collapses `shape`/`strides` (equal lengths, strides in bytes).
+    ///
+    /// # Errors
+    /// Too many dimensions, or an element count that overflows `usize`.
+    pub fn new(shape: &[usize], strides: &[isize]) -> Result<Self, LayoutError> {
+        debug_assert_eq!(shape.len(), strides.len());
+        if shape.len() > MAX_NDIM {
+            return Err(LayoutError::TooManyDims(shape.len()));
+        }
+        let mut d = Dims {
+            ndim: 0,
+            shape: [0; MAX_NDIM],
+            strides: [0; MAX_NDIM],
+            len: 1,
+        };
+        for &n in shape {
+            d.len = d.len.checked_mul(n).ok_or(LayoutError::TooLarge)?;
+        }
+        if d.len == 0 {
+            d.ndim = 1;
+            return Ok(d);
+        }
+        for (&n, &s) in shape.iter().zip(strides) {
+            if n == 1 {
+                continue;
+            }
+            if d.ndim > 0 {
+                let last = d.ndim - 1;
+                if d.strides[last] == s.wrapping_mul(n as isize) {
+                    d.shape[last] *= n;
+                    d.strides[last] = s;
+                    continue;
+                }
+            }
+            d.shape[d.ndim] = n;
+            d.strides[d.ndim] = s;
+            d.ndim += 1;
+        }
+        Ok(d)
+    }
+
+    /// Number of elements.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Collapsed shape.
+    #[must_use]
+    pub fn shape(&self) -> &[usize] {
+        &self.shape[..self.ndim]
+    }
+
+    /// Collapsed strides, in bytes.
+    #[must_use]
+    pub fn strides(&self) -> &[isize] {
+        &self.strides[..self.ndim]
+    }
+
+    /// Whether consecutive logical elements are `itemsize` bytes apart in increasing order.
+    #[must_use]
+    pub fn is_contiguous(&self, itemsize: usize) -> bool {
+        match self.ndim {
+            0 => true,
+            1 => self.shape[0] <= 1 || self.strides[0] == itemsize as isize,
+            _ => false,
+        }
+    }
+
+    /// Walks logical elements `start .. start + count` in C order as runs along the last axis:
+    /// `f(byte offset of the run's first element, stride, index of that element counted from
+    /// start, run length)`. The one walk that gather (reads) and scatter (writes) share.
+    pub fn for_each_run(
+        &self,
+        start: usize,
+        count: usize,
+        mut f: impl FnMut(isize, isize, usize, usize),
+    ) {
+        debug_assert!(start + count <= self.len);
+        if count == 0 {
+            return;
+        }
+        let nd = self.ndim;
+        if nd == 0 {
+            f(0, 0, 0, 1);
+            return;
+        }
+        let shape = &self.shape[..nd];
+        let strides = &self.strides[..nd];
+        let mut index = [0usize; MAX_NDIM];
+        let mut rem = start;
+        for ax in (0..nd).rev() {
+            index[ax] = rem % shape[ax];
+            rem /= shape[ax];
+        }
+        let mut done = 0;
+        while done < count {
+            let offset: isize = (0..nd).map(|ax| index[ax] as isize * strides[ax]).sum();
+            let run = (shape[nd - 1] - index[nd - 1]).min(count - done);
+            f(offset, strides[nd - 1], done, run);
+            done += run;
+            index[nd - 1] += run;
+            let mut ax = nd - 1;
+            while ax > 0 && index[ax] == shape[ax] {
+                index[ax] = 0;
+                index[ax - 1] += 1;
+                ax -= 1;
+            }
+        }
+    }
+
+    /// Byte offsets (relative to the base pointer) of the lowest and one past the highest byte
+    /// touched, for an item of `itemsize` bytes; `None` when empty.
+    #[must_use]
+    pub fn extent(&self, itemsize: usize) -> Option<(isize, isize)> {
+        if self.is_empty() {
+            return None;
+        }
+        let (mut lo, mut hi) = (0isize, 0isize);
+        for (&n, &s) in self.shape().iter().zip(self.strides()) {
+            let reach = s * (n as isize - 1);
+            if reach < 0 {
+                lo += reach;
+            } else {
+                hi += reach;
+            }
+        }
+        Some((lo, hi + itemsize as isize))
+    }
+}
+
+/// Read access to `len` elements of one [`Dtype`] laid out by [`Dims`] from a base pointer.
+#[derive(Clone, Copy, Debug)]
+pub struct Strided {
+    ptr: *const u8,
+    dims: Dims,
+    dtype: Dtype,
+}
+
+// SAFETY: `Strided` is a pointer plus arithmetic. Its constructor obliges the creator to keep
+// every element readable for as long as the value (or a copy) is used, from any thread; a
+// concurrent writer can change the numbers read but not make the reads invalid.
+unsafe impl Send for Strided {}
+// SAFETY: as for `Send`: shared use only reads through the pointer.
+unsafe impl Sync for Strided {}
+
+impl Strided {
+    /// # Safety
+    /// For as long as the returned value or any copy of it is used, on any thread, every byte of
+    /// every element (`ptr + Σ index_i·stride_i`, `dtype.size()` bytes) must be readable memory.
+    /// It need not be aligned, and it may be written by others meanwhile (the values read are
+    /// then unspecified, never undefined behaviour, because every read goes through
+    /// `read_unaligned` of a plain-old-data type).
+    #[must_use]
+    pub unsafe fn new(ptr: *const u8, dims: Dims, dtype: Dtype) -> Self {
+        Strided { ptr, dims, dtype }
+    }
+
+    #[must_use]
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    #[must_use]
+    pub fn dims(&self) -> &Dims {
+        &self.dims
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.dims.len
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.dims.is_empty()
+    }
+
+    #[must_use]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+
+    /// The data as a native slice when it can be read in place: contiguous, aligned for `T`, in
+    /// native byte order, and `T` of the buffer's element size.
+    #[must_use]
+    pub fn as_slice<T: Scalar>(&self) -> Option<&[T]> {
+        let ok = !self.dtype.swap
+            && std::mem::size_of::<T>() == self.dtype.size()
+            && self.dims.is_contiguous(self.dtype.size())
+            && (self.ptr as usize) % std::mem::align_of::<T>() == 0;
+        if !ok {
+            return None;
+        }
+        if self.is_empty() {
+            return Some(&[]);
+        }
+        // SAFETY: contiguous, aligned and readable for `len` elements of `T`'s size (the
+        // contract of `new`); `T` is plain old data, so every bit pattern is a valid value.
+        Some(unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len()) })
+    }
+
+    /// Copies logical elements `start .. start + out.len()` into `out`, converting each with
+    /// `conv` after reading it as a native `T` (byte-swapped if the buffer's order is foreign).
+    ///
+    /// # Panics
+    /// If the range exceeds the buffer (a bug in the caller).
+    pub fn gather<T: Scalar, U>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
+        assert!(start + out.len() <= self.len(), "gather out of range");
+        assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
+        if self.dtype.swap {
+            self.gather_raw(start, out, |x: T| conv(x.swap_bytes()));
+        } else {
+            self.gather_raw(start, out, conv);
+        }
+    }
+
+    #[inline]
+    fn gather_raw<T: Scalar, U>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
+        self.dims
+            .for_each_run(start, out.len(), |offset, stride, at, len| {
+                // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
+                let p = unsafe { self.ptr.offset(offset) };
+                for (k, o) in out[at..at + len].iter_mut().enumerate() {
+                    // SAFETY: element `k < len` of a run that stays inside its axis.
+                    *o =
+                        conv(unsafe { p.offset(k as isize * stride).cast::<T>().read_unaligned() });
+                }
+            });
+    }
+
+    /// Calls `f` on each canonical block of logical elements `lo_block*BLOCK ..` up to
+    /// `hi_block*BLOCK` (clipped to the length), as native `T`: in place when possible, else
+    /// gathered into a scratch block on the stack.
+    pub fn for_each_block<T: Scalar>(
+        &self,
+        lo_block: usize,
+        hi_block: usize,
+        mut f: impl FnMut(&[T]),
+    ) {
+        let end = (hi_block * BLOCK).min(self.len());
+        let mut start = lo_block * BLOCK;
+        if let Some(all) = self.as_slice::<T>() {
+            while start < end {
+                let stop = (start + BLOCK).min(end);
+                f(&all[start..stop]);
+                start = stop;
+            }
+            return;
+        }
+        let mut scratch = [T::zeroed(); BLOCK];
+        while start < end {
+            let stop = (start + BLOCK).min(end);
+            let buf = &mut scratch[..stop - start];
+            self.gather(start, buf, |x: T| x);
+            f(buf);
+            start = stop;
+        }
+    }
+
+    /// Another layout of the same memory: `dims` from `offset` bytes past this base pointer.
+    ///
+    /// # Safety
+    /// Every element of the new layout must lie inside memory readable under this value's
+    /// contract.
+    #[must_use]
+    pub unsafe fn with_layout(&self, offset: isize, dims: Dims) -> Strided {
+        Strided {
+            // SAFETY: the caller's offset stays inside the buffer.
+            ptr: unsafe { self.ptr.offset(offset) },
+            dims,
+            dtype: self.dtype,
+        }
+    }
+}
+
+/// Write access to elements laid out by [`Dims`]: the destination of `cumsum` and of axis
+/// reductions given `out`.
+#[derive(Debug)]
+pub struct StridedMut {
+    ptr: *mut u8,
+    dims: Dims,
+    dtype: Dtype,
+}
+
+// SAFETY: a pointer plus arithmetic; the constructor obliges the creator to keep every element
+// writable for as long as the value is used, from whichever thread uses it.
+unsafe impl Send for StridedMut {}
+
+impl StridedMut {
+    /// # Safety
+    /// For as long as the value is used, on any thread, every byte of every element must be
+    /// writable memory that no Rust reference aliases. Others may read or write it meanwhile;
+    /// they then see unspecified values, never undefined behaviour, because every access here
+    /// is a `write_unaligned` of a plain-old-data type.
+    #[must_use]
+    pub unsafe fn new(ptr: *mut u8, dims: Dims, dtype: Dtype) -> Self {
+        StridedMut { ptr, dims, dtype }
+    }
+
+    #[must_use]
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    #[must_use]
+    pub fn dims(&self) -> &Dims {
+        &self.dims
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.dims.len
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.dims.is_empty()
+    }
+
+    /// The same memory, for reading.
+    #[must_use]
+    pub fn as_strided(&self) -> Strided {
+        Strided {
+            ptr: self.ptr,
+            dims: self.dims,
+            dtype: self.dtype,
+        }
+    }
+
+    /// Writes `vals` to logical elements `start ..`, byte-swapped if the buffer's order is
+    /// foreign, touching no byte outside those elements.
+    ///
+    /// # Panics
+    /// If the range exceeds the buffer or `T` is not of the element size (bugs in the caller).
+    pub fn scatter<T: Scalar>(&mut self, start: usize, vals: &[T]) {
+        assert!(start + vals.len() <= self.len(), "scatter out of range");
+        assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
+        let swap = self.dtype.swap;
+        let base = self.ptr;
+        self.dims
+            .for_each_run(start, vals.len(), |offset, stride, at, len| {
+                // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
+                let p = unsafe { base.offset(offset) };
+                for (k, &v) in vals[at..at + len].iter().enumerate() {
+                    let v = if swap { v.swap_bytes() } else { v };
+                    // SAFETY: element `k < len` of a run that stays inside its axis.
+                    unsafe { p.offset(k as isize * stride).cast::<T>().write_unaligned(v) };
+                }
+            });
+    }
+}
+
+/// How two element sets share memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// No byte in common.
+    Disjoint,
+    /// The very same elements in the same logical order and size: safe for element-wise,
+    /// in-order updates.
+    Same,
+    /// Anything else that shares a byte's range.
+    Partial,
+}
+
+/// Compares the memory of `a` and `b` by their extents (conservative: interleaved views whose
+/// ranges cross count as `Partial`).
+#[must_use]
+pub fn overlap(a: &Strided, b: &Strided) -> Overlap {
+    let (Some((alo, ahi)), Some((blo, bhi))) =
+        (a.dims.extent(a.dtype.size()), b.dims.extent(b.dtype.size()))
+    else {
+        return Overlap::Disjoint;
+    };
+    let (a0, b0) = (a.ptr as isize, b.ptr as isize);
+    if a0 + ahi <= b0 + blo || b0 + bhi <= a0 + alo {
+        return Overlap::Disjoint;
+    }
+    if a0 == b0 && a.dims == b.dims && a.dtype.size() == b.dtype.size() {
+        Overlap::Same
+    } else {
+        Overlap::Partial
+    }
+}
+
+/// Number of canonical blocks in `len` elements.
+#[must_use]
+pub fn block_count(len: usize) -> usize {
+    len.div_ceil(BLOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{Dtype, Elem};
+
+    fn strided(
+        data: &[u8],
+        offset: usize,
+        shape: &[usize],
+        strides: &[isize],
+        dtype: Dtype,
+    ) -> Strided {
+        // SAFETY: tests index only inside `data` (checked by extent below).
+        let s = unsafe {
+            Strided::new(
+                data.as_ptr().add(offset),
+                Dims::new(shape, strides).unwrap(),
+                dtype,
+            )
+        };
+        if let Some((lo, hi)) = s.dims().extent(dtype.size()) {
+            assert!(offset as isize + lo >= 0 && offset as isize + hi <= data.len() as isize);
+        }
+        s
+    }
+
+    #[test]
+    fn collapse_contiguous_nd() {
+        let d = Dims::new(&[2, 3, 4], &[96, 32, 8]).unwrap();
+        assert_eq!(d.shape(), &[24]);
+        assert!(d.is_contiguous(8));
+        let f = Dims::new(&[2, 3], &[8, 16]).unwrap(); // Fortran order
+        assert_eq!(f.shape(), &[2, 3]);
+        assert!(!f.is_contiguous(8));
+        let z = Dims::new(&[3, 0, 2], &[0, 8, 8]).unwrap();
+        assert_eq!(z.len(), 0);
+        let s = Dims::new(&[], &[]).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(s.is_contiguous(8));
+    }
+
+    #[test]
+    fn gather_walks_c_order_with_swaps_and_negative_strides() {
+        let vals: Vec<f64> = (0..24).map(f64::from).collect();
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        // Reversed transpose of a 4x6 C array, read as 6x4 with negative strides.
+        let s = strided(
+            &bytes,
+            23 * 8,
+            &[6, 4],
+            &[-8, -48],
+            Dtype::native(Elem::F64),
+        );
+        let mut out = vec![0.0; 24];
+        s.gather(0, &mut out, |x: f64| x);
+        let expect: Vec<f64> = (0..6)
+            .flat_map(|i| (0..4).map(move |j| (23 - i - 6 * j) as f64))
+            .collect();
+        assert_eq!(out, expect);
+        // Any start inside gives the same elements.
+        let mut part = vec![0.0; 7];
+        s.gather(9, &mut part, |x: f64| x);
+        assert_eq!(part, expect[9..16]);
+        // Big-endian storage, one byte off alignment.
+        let mut be = vec![0u8];
+        be.extend(vals.iter().flat_map(|v| v.to_be_bytes()));
+        let dt = Dtype {
+            elem: Elem::F64,
+            swap: cfg!(target_endian = "little"),
+        };
+        let s = strided(&be, 1, &[24], &[8], dt);
+        assert!(s.as_slice::<f64>().is_none());
+        let mut out = vec![0.0; 24];
+        s.gather(0, &mut out, |x: f64| x);
+        assert_eq!(out, vals);
+    }
+
+    #[test]
+    fn blocks_cover_everything_once() {
+        let n = 3 * BLOCK + 17;
+        let vals: Vec<u32> = (0..n as u32).collect();
+        let bytes: &[u8] = bytemuck::cast_slice(&vals);
+        for stride in [4isize, 8] {
+            let len = if stride == 4 { n } else { n / 2 };
+            let s = strided(bytes, 0, &[len], &[stride], Dtype::native(Elem::U32));
+            let mut seen = Vec::new();
+            s.for_each_block::<u32>(0, block_count(len), |b| {
+                assert!(b.len() <= BLOCK);
+                seen.extend_from_slice(b);
+            });
+            let expect: Vec<u32> = (0..len).map(|i| vals[i * (stride as usize / 4)]).collect();
+            assert_eq!(seen, expect);
+        }
+    }
+}

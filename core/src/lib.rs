@@ -1,0 +1,22 @@
+//! bufsum's core: reproducible and exact sums over any strided, byte-swapped or unaligned
+//! memory, with no knowledge of Python.
+//!
+//! - [`format`]: the one parser of buffer format strings into a [`format::Dtype`].
+//! - [`layout`]: where elements are ([`layout::Strided`], [`layout::StridedMut`]) and the one
+//!   bounded gather/scatter walk.
+//! - [`float`]: the canonical float64 summation order and its SIMD block kernels.
+//! - [`exact`]: the exact accumulator behind `fsum` and `Accumulator`.
+//! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
+//! - [`axis`]: reductions along chosen axes.
+//! - [`cumsum`]: running totals written into a destination buffer.
+//! - [`parallel`]: the thread pools and the tree-shaped split shared by all reductions.
+
+pub mod axis;
+pub mod cumsum;
+pub mod exact;
+pub mod float;
+pub mod format;
+pub mod layout;
+pub mod parallel;
+pub mod reduce;
+pub mod scalar;

@@ -1,0 +1,201 @@
+//! Whole-buffer reductions: one dispatch from the element type to generic drivers.
+
+use half::f16;
+
+use crate::exact::{BinAcc, ExactSum};
+use crate::float::{block_kernel, Pairwise};
+use crate::format::Elem;
+use crate::layout::{block_count, Strided, BLOCK};
+use crate::parallel::tree_reduce;
+use crate::scalar::{Bool8, Complex, Float, Int};
+
+/// A total, by kind of element.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Total {
+    Int(i128),
+    Float(f64),
+    Complex(f64, f64),
+}
+
+/// Calls the generic `$f::<T>` chosen by `$elem`, in one of three families.
+macro_rules! by_elem {
+    ($elem:expr, int: $fi:ident, float: $ff:ident, complex: $fc:ident, ($($arg:expr),*)) => {
+        match $elem {
+            Elem::Bool => $fi::<Bool8>($($arg),*),
+            Elem::I8 => $fi::<i8>($($arg),*),
+            Elem::U8 => $fi::<u8>($($arg),*),
+            Elem::I16 => $fi::<i16>($($arg),*),
+            Elem::U16 => $fi::<u16>($($arg),*),
+            Elem::I32 => $fi::<i32>($($arg),*),
+            Elem::U32 => $fi::<u32>($($arg),*),
+            Elem::I64 => $fi::<i64>($($arg),*),
+            Elem::U64 => $fi::<u64>($($arg),*),
+            Elem::F16 => $ff::<f16>($($arg),*),
+            Elem::F32 => $ff::<f32>($($arg),*),
+            Elem::F64 => $ff::<f64>($($arg),*),
+            Elem::C64 => $fc::<f32>($($arg),*),
+            Elem::C128 => $fc::<f64>($($arg),*),
+        }
+    };
+}
+
+/// `sum`: exact for integers, the canonical float64 order for floats and each complex part.
+#[must_use]
+pub fn sum(a: &Strided, threads: usize) -> Total {
+    by_elem!(a.dtype().elem, int: int_total, float: float_sum, complex: complex_sum, (a, threads))
+}
+
+/// `fsum`: the correctly rounded sum (integers: their exact sum, rounded once).
+#[must_use]
+pub fn fsum(a: &Strided, threads: usize) -> Total {
+    by_elem!(a.dtype().elem, int: int_fsum, float: float_fsum, complex: complex_fsum, (a, threads))
+}
+
+/// The exact total of a real buffer, for accumulators; `None` for complex formats.
+#[must_use]
+pub fn exact(a: &Strided, threads: usize) -> Option<ExactSum> {
+    by_elem!(a.dtype().elem, int: int_exact, float: float_exact, complex: no_exact, (a, threads))
+}
+
+fn int_sum<T: Int>(a: &Strided, threads: usize) -> i128 {
+    tree_reduce(
+        block_count(a.len()),
+        threads,
+        &|lo, hi| {
+            let mut t = 0i128;
+            a.for_each_block::<T>(lo, hi, |b| t += T::block_sum(b));
+            t
+        },
+        &|x, y| x + y,
+    )
+}
+
+fn int_total<T: Int>(a: &Strided, threads: usize) -> Total {
+    Total::Int(int_sum::<T>(a, threads))
+}
+
+fn int_fsum<T: Int>(a: &Strided, threads: usize) -> Total {
+    // `as` rounds to nearest, ties to even.
+    #[allow(clippy::cast_precision_loss)]
+    Total::Float(int_sum::<T>(a, threads) as f64)
+}
+
+fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
+    let mut e = ExactSum::new();
+    e.add_i128(int_sum::<T>(a, threads));
+    Some(e)
+}
+
+/// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
+pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
+    let mut wide = [0.0f64; BLOCK];
+    a.for_each_block::<T>(lo, hi, |b| f(T::widen(b, &mut wide)));
+}
+
+/// Calls `f` with the real and imaginary parts of each canonical block, widened to f64.
+fn complex_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64], &[f64]))
+where
+    Complex<T>: crate::scalar::Scalar,
+{
+    let mut re = [0.0f64; BLOCK];
+    let mut im = [0.0f64; BLOCK];
+    a.for_each_block::<Complex<T>>(lo, hi, |b| {
+        for ((r, i), z) in re.iter_mut().zip(im.iter_mut()).zip(b) {
+            *r = z.re.to_f64();
+            *i = z.im.to_f64();
+        }
+        f(&re[..b.len()], &im[..b.len()]);
+    });
+}
+
+fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
+    if a.is_empty() {
+        return Total::Float(0.0);
+    }
+    let (_, kernel) = block_kernel();
+    Total::Float(tree_reduce(
+        block_count(a.len()),
+        threads,
+        &|lo, hi| {
+            let mut p = Pairwise::default();
+            f64_blocks::<T>(a, lo, hi, |b| p.push(kernel(b)));
+            p.finish().unwrap_or(0.0)
+        },
+        &|x, y| x + y,
+    ))
+}
+
+fn complex_sum<T: Float>(a: &Strided, threads: usize) -> Total
+where
+    Complex<T>: crate::scalar::Scalar,
+{
+    if a.is_empty() {
+        return Total::Complex(0.0, 0.0);
+    }
+    let (_, kernel) = block_kernel();
+    let (re, im) = tree_reduce(
+        block_count(a.len()),
+        threads,
+        &|lo, hi| {
+            let (mut pr, mut pi) = (Pairwise::default(), Pairwise::default());
+            complex_blocks::<T>(a, lo, hi, |r, i| {
+                pr.push(kernel(r));
+                pi.push(kernel(i));
+            });
+            (pr.finish().unwrap_or(0.0), pi.finish().unwrap_or(0.0))
+        },
+        &|x, y| (x.0 + y.0, x.1 + y.1),
+    );
+    Total::Complex(re, im)
+}
+
+fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
+    Some(tree_reduce(
+        block_count(a.len()),
+        threads,
+        &|lo, hi| {
+            let mut bins = BinAcc::default();
+            let mut total = ExactSum::new();
+            f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total));
+            total
+        },
+        &|mut x, y| {
+            x.merge(&y);
+            x
+        },
+    ))
+}
+
+fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
+    Total::Float(float_exact::<T>(a, threads).map_or(0.0, |e| e.round()))
+}
+
+fn complex_fsum<T: Float>(a: &Strided, threads: usize) -> Total
+where
+    Complex<T>: crate::scalar::Scalar,
+{
+    let (re, im) = tree_reduce(
+        block_count(a.len()),
+        threads,
+        &|lo, hi| {
+            let (mut br, mut bi) = (BinAcc::default(), BinAcc::default());
+            let (mut tr, mut ti) = (ExactSum::new(), ExactSum::new());
+            complex_blocks::<T>(a, lo, hi, |r, i| {
+                br.add_block(r, &mut tr);
+                bi.add_block(i, &mut ti);
+            });
+            (tr, ti)
+        },
+        &|mut x, y| {
+            x.0.merge(&y.0);
+            x.1.merge(&y.1);
+            x
+        },
+    );
+    Total::Complex(re.round(), im.round())
+}
+
+#[allow(clippy::unnecessary_wraps, clippy::extra_unused_type_parameters)]
+fn no_exact<T>(_: &Strided, _: usize) -> Option<ExactSum> {
+    None
+}

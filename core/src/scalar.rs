@@ -1,0 +1,186 @@
+//! Element types as Rust values: byte swapping, widening to f64, exact integer block sums.
+
+use bytemuck::Pod;
+use half::f16;
+
+use crate::layout::BLOCK;
+
+/// A plain-old-data element that can be byte-swapped.
+pub trait Scalar: Pod + Send + Sync {
+    #[must_use]
+    fn swap_bytes(self) -> Self;
+}
+
+macro_rules! scalar_int {
+    ($($t:ty),*) => {$(
+        impl Scalar for $t {
+            #[inline(always)]
+            fn swap_bytes(self) -> Self { <$t>::swap_bytes(self) }
+        }
+    )*};
+}
+scalar_int!(u8, i8, u16, i16, u32, i32, u64, i64);
+
+macro_rules! scalar_float {
+    ($($t:ty),*) => {$(
+        impl Scalar for $t {
+            #[inline(always)]
+            fn swap_bytes(self) -> Self { <$t>::from_bits(self.to_bits().swap_bytes()) }
+        }
+    )*};
+}
+scalar_float!(f16, f32, f64);
+
+/// A complex element: two parts of `T`, real first.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
+pub struct Complex<T> {
+    pub re: T,
+    pub im: T,
+}
+
+// SAFETY: `repr(C)` pair of one `Pod` float type: no padding, every bit pattern valid.
+unsafe impl bytemuck::Zeroable for Complex<f32> {}
+// SAFETY: as above.
+unsafe impl Pod for Complex<f32> {}
+// SAFETY: as above.
+unsafe impl bytemuck::Zeroable for Complex<f64> {}
+// SAFETY: as above.
+unsafe impl Pod for Complex<f64> {}
+
+impl<T: Scalar> Scalar for Complex<T>
+where
+    Complex<T>: Pod,
+{
+    #[inline(always)]
+    fn swap_bytes(self) -> Self {
+        Complex {
+            re: self.re.swap_bytes(),
+            im: self.im.swap_bytes(),
+        }
+    }
+}
+
+/// A real float element, exactly representable as f64.
+pub trait Float: Scalar {
+    fn to_f64(self) -> f64;
+
+    /// `xs` (at most a block) as f64: converted into `scratch`, or `xs` itself for f64.
+    #[inline]
+    fn widen<'a>(xs: &'a [Self], scratch: &'a mut [f64; BLOCK]) -> &'a [f64] {
+        let out = &mut scratch[..xs.len()];
+        for (o, &x) in out.iter_mut().zip(xs) {
+            *o = x.to_f64();
+        }
+        out
+    }
+}
+
+impl Float for f16 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f16::to_f64(self)
+    }
+
+    #[inline]
+    fn widen<'a>(xs: &'a [Self], scratch: &'a mut [f64; BLOCK]) -> &'a [f64] {
+        use half::slice::HalfFloatSliceExt;
+        let out = &mut scratch[..xs.len()];
+        xs.convert_to_f64_slice(out);
+        out
+    }
+}
+
+impl Float for f32 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Float for f64 {
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+
+    #[inline(always)]
+    fn widen<'a>(xs: &'a [Self], _: &'a mut [f64; BLOCK]) -> &'a [f64] {
+        xs
+    }
+}
+
+/// A `?` element: one byte, nonzero means true.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, bytemuck::Zeroable)]
+#[repr(transparent)]
+pub struct Bool8(pub u8);
+
+impl Scalar for Bool8 {
+    #[inline(always)]
+    fn swap_bytes(self) -> Self {
+        self
+    }
+}
+
+/// An integer element whose blocks sum exactly.
+pub trait Int: Scalar {
+    /// The exact sum of at most [`crate::layout::BLOCK`] elements.
+    fn block_sum(xs: &[Self]) -> i128;
+    /// The value, exactly.
+    fn to_i128(self) -> i128;
+}
+
+// Narrow integers: a block of 2048 values below 2^32 cannot leave i64.
+macro_rules! int_narrow {
+    ($($t:ty),*) => {$(
+        impl Int for $t {
+            #[inline]
+            fn block_sum(xs: &[Self]) -> i128 {
+                i128::from(xs.iter().map(|&x| i64::from(x)).sum::<i64>())
+            }
+            #[inline(always)]
+            fn to_i128(self) -> i128 { i128::from(self) }
+        }
+    )*};
+}
+int_narrow!(u8, i8, u16, i16, u32, i32);
+
+impl Int for Bool8 {
+    #[inline]
+    fn block_sum(xs: &[Self]) -> i128 {
+        i128::from(xs.iter().map(|&x| u64::from(x.0 != 0)).sum::<u64>())
+    }
+    #[inline(always)]
+    fn to_i128(self) -> i128 {
+        i128::from(self.0 != 0)
+    }
+}
+
+// 64-bit integers: sum the high and low 32-bit halves in separate 64-bit lanes (vectorises),
+// then join them exactly in i128.
+impl Int for u64 {
+    #[inline]
+    fn block_sum(xs: &[Self]) -> i128 {
+        let lo: u64 = xs.iter().map(|&x| x & 0xffff_ffff).sum();
+        let hi: u64 = xs.iter().map(|&x| x >> 32).sum();
+        (i128::from(hi) << 32) + i128::from(lo)
+    }
+    #[inline(always)]
+    fn to_i128(self) -> i128 {
+        i128::from(self)
+    }
+}
+
+impl Int for i64 {
+    #[inline]
+    fn block_sum(xs: &[Self]) -> i128 {
+        #[allow(clippy::cast_sign_loss)]
+        let lo: u64 = xs.iter().map(|&x| x as u64 & 0xffff_ffff).sum();
+        let hi: i64 = xs.iter().map(|&x| x >> 32).sum();
+        (i128::from(hi) << 32) + i128::from(lo)
+    }
+    #[inline(always)]
+    fn to_i128(self) -> i128 {
+        i128::from(self)
+    }
+}

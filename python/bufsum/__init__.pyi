@@ -1,0 +1,1 @@
+../../stubs/bufsum/__init__.pyi

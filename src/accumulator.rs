@@ -1,0 +1,182 @@
+//! `Accumulator`: an exact, mergeable running sum shared safely between threads.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use bufsum_core::exact::ExactSum;
+use bufsum_core::format::Kind;
+use bufsum_core::reduce;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyTuple};
+
+use crate::args::Threads;
+use crate::detach_if_large;
+use crate::view::{is_buffer, wrong_type, View};
+
+#[derive(Clone, Default)]
+struct State {
+    total: ExactSum,
+    count: u64,
+}
+
+/// An exact running sum of floats, integers and real buffers.
+///
+/// The value is the correctly rounded total of everything added (as `fsum` gives), whatever the
+/// order of `add` and `merge` calls. Safe to share between threads.
+#[pyclass(frozen, module = "bufsum")]
+pub struct Accumulator {
+    // A frozen class with its own lock: racing callers wait, never see a borrow error.
+    state: Mutex<State>,
+}
+
+impl Accumulator {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+}
+
+#[pymethods]
+impl Accumulator {
+    #[new]
+    fn new() -> Self {
+        Accumulator {
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Add a float, an int, or every element of a buffer of a real format (GIL released).
+    #[pyo3(signature = (x, /))]
+    fn add(&self, py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(f) = x.cast::<PyFloat>() {
+            let v = f.value();
+            let mut s = self.lock();
+            s.total.add_f64(v);
+            s.count += 1;
+            return Ok(());
+        }
+        if let Ok(i) = x.cast::<PyInt>() {
+            return self.add_int(i);
+        }
+        if !is_buffer(x) {
+            return Err(wrong_type(
+                "Accumulator.add() argument",
+                "a float, an int or a buffer of a real format",
+                x,
+            ));
+        }
+        let view = View::new(x, false, "Accumulator.add() argument")?;
+        if view.dtype().kind() == Kind::Complex {
+            return Err(PyTypeError::new_err("Accumulator.add(): complex buffers are not supported; add the real and imaginary parts to two accumulators"));
+        }
+        let data = view.strided()?;
+        let threads = Threads::Auto.count(data.len() * data.dtype().size());
+        let part = detach_if_large(py, &data, || reduce::exact(&data, threads))
+            .ok_or_else(|| PyTypeError::new_err("Accumulator.add(): unsupported format"))?;
+        let mut s = self.lock();
+        s.total.merge(&part);
+        s.count += data.len() as u64;
+        Ok(())
+    }
+
+    /// Add another accumulator's exact total and count.
+    #[pyo3(signature = (other, /))]
+    fn merge(&self, other: &Bound<'_, Accumulator>) {
+        let o = other.get().snapshot();
+        let mut s = self.lock();
+        s.total.merge(&o.total);
+        s.count += o.count;
+    }
+
+    /// The correctly rounded total (round-half-even; ±inf on overflow; NaN for NaN or inf-inf).
+    #[getter]
+    fn value(&self) -> f64 {
+        self.lock().total.round()
+    }
+
+    /// Number of elements added (a float or int counts one).
+    #[getter]
+    fn count(&self) -> u64 {
+        self.lock().count
+    }
+
+    fn __float__(&self) -> f64 {
+        self.value()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let s = self.snapshot();
+        let value = PyFloat::new(py, s.total.round()).repr()?;
+        Ok(format!("Accumulator(value={value}, count={})", s.count))
+    }
+
+    fn __copy__(&self) -> Self {
+        Accumulator {
+            state: Mutex::new(self.snapshot()),
+        }
+    }
+
+    #[pyo3(signature = (_memo, /))]
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.__copy__()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let s = slf.get().snapshot();
+        let state = PyBytes::new(py, &s.total.to_bytes());
+        let restore = py
+            .import("bufsum._bufsum")?
+            .getattr("_restore_accumulator")?;
+        PyTuple::new(
+            py,
+            [
+                restore,
+                PyTuple::new(
+                    py,
+                    [state.into_any(), s.count.into_pyobject(py)?.into_any()],
+                )?
+                .into_any(),
+            ],
+        )
+    }
+}
+
+impl Accumulator {
+    fn add_int(&self, i: &Bound<'_, PyInt>) -> PyResult<()> {
+        if let Ok(v) = i.extract::<i128>() {
+            let mut s = self.lock();
+            s.total.add_i128(v);
+            s.count += 1;
+            return Ok(());
+        }
+        // Beyond 128 bits: through its two's-complement bytes.
+        let nbits: usize = i.call_method0("bit_length")?.extract()?;
+        let nbytes = nbits / 8 + 1;
+        let bytes: Vec<u8> = i
+            .call_method1("to_bytes", (nbytes, "little", true))?
+            .extract()?;
+        let mut s = self.lock();
+        s.total.add_int_le_bytes(&bytes).map_err(|_| {
+            PyOverflowError::new_err(format!(
+                "Accumulator.add(): int of {nbits} bits is too large (at most {} bits)",
+                bufsum_core::exact::MAX_INT_BITS
+            ))
+        })?;
+        s.count += 1;
+        Ok(())
+    }
+}
+
+/// Rebuilds an `Accumulator` from `__reduce__`'s state (for pickle and copy).
+#[pyfunction]
+pub fn _restore_accumulator(state: &[u8], count: u64) -> PyResult<Accumulator> {
+    let total = ExactSum::from_bytes(state)
+        .ok_or_else(|| PyValueError::new_err("not an Accumulator state"))?;
+    Ok(Accumulator {
+        state: Mutex::new(State { total, count }),
+    })
+}

@@ -1,0 +1,69 @@
+//! Parsing of the keyword arguments shared by the functions.
+
+use bufsum_core::parallel::{auto_threads, MAX_THREADS};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyTuple};
+
+/// Threads requested: `None` (automatic, by input size) or a fixed count.
+#[derive(Clone, Copy, Debug)]
+pub enum Threads {
+    Auto,
+    Fixed(usize),
+}
+
+impl Threads {
+    pub fn parse(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let Some(obj) = obj.filter(|o| !o.is_none()) else {
+            return Ok(Threads::Auto);
+        };
+        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+            return Err(crate::view::wrong_type(
+                "threads",
+                "None or an int >= 1",
+                obj,
+            ));
+        }
+        match obj.extract::<i64>() {
+            Ok(n) if n >= 1 => Ok(Threads::Fixed(
+                usize::try_from(n).unwrap_or(MAX_THREADS).min(MAX_THREADS),
+            )),
+            Ok(n) => Err(PyValueError::new_err(format!(
+                "threads must be None or an int >= 1, got {n}"
+            ))),
+            Err(_) => Ok(Threads::Fixed(MAX_THREADS)),
+        }
+    }
+
+    /// The count for an input of `bytes` bytes.
+    pub fn count(self, bytes: usize) -> usize {
+        match self {
+            Threads::Auto => auto_threads(bytes),
+            Threads::Fixed(n) => n,
+        }
+    }
+}
+
+/// `axis`: `None`, an int, or a tuple of ints (anything with `__index__`).
+pub fn parse_axis(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let one = |o: &Bound<'_, PyAny>| -> PyResult<i64> {
+        if o.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err(
+                "axis must be an int or a tuple of ints, not 'bool'",
+            ));
+        }
+        o.extract::<i64>()
+            .map_err(|_| crate::view::wrong_type("axis", "None, an int or a tuple of ints", o))
+    };
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t
+            .iter()
+            .map(|o| one(&o))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Some);
+    }
+    Ok(Some(vec![one(obj)?]))
+}

@@ -1,0 +1,210 @@
+//! Holding a Python buffer, and the one place that turns it into pointers for GIL-free use.
+//!
+//! # The safety story (reads and writes without the GIL)
+//!
+//! [`View::new`] calls `PyObject_GetBuffer` and keeps the filled `Py_buffer` until [`View`] is
+//! dropped, which calls `PyBuffer_Release`; every path (success, error, panic unwinding) drops
+//! it, and only while attached to the interpreter, because `View` is not `Send` and so cannot
+//! enter a `py.detach` closure.
+//!
+//! **What the held view guarantees.** While an export is outstanding, the exporter must keep
+//! its memory where it is: `bytearray` and `array.array` refuse to resize (`BufferError`), NumPy
+//! refuses to resize or free the data, `mmap` refuses to close, and the exporting object itself
+//! is kept alive by the view's reference. So the pointer, shape and strides copied out of the
+//! view stay valid until the release — including while the GIL is released.
+//!
+//! **What this code promises.** [`View::strided`] and [`View::strided_mut`] copy pointer,
+//! shape and strides out *before* the GIL is released; the detached work touches no Python
+//! object; reads and writes go through raw pointers with `read_unaligned`/`write_unaligned` of
+//! plain-old-data types, into exactly the elements the shape and strides name; the core makes no
+//! Rust reference into writable memory. Writes only happen to buffers acquired with
+//! `PyBUF_WRITABLE`, which read-only exporters refuse.
+//!
+//! **What nobody can prevent.** Another thread (Python or native) may write into the same
+//! memory meanwhile — through another view, or a NumPy array sharing it. It then reads or
+//! writes numbers mid-update and the result is unspecified, but no memory is freed or moved
+//! under us, so it is never a crash. CPython's own `hashlib` releases the GIL over buffers
+//! under the same contract, as do NumPy's ufuncs.
+
+use std::ffi::CStr;
+
+use bufsum_core::format::{parse, Dtype};
+use bufsum_core::layout::{Dims, Strided, StridedMut};
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+/// An acquired buffer export, released on drop.
+pub struct View {
+    // Boxed so the address handed to the exporter never moves, whatever happens to `View`.
+    raw: Box<ffi::Py_buffer>,
+    shape: Vec<usize>,
+    strides: Vec<isize>,
+    dtype: Dtype,
+}
+
+const ACCEPTED_OBJECTS: &str =
+    "an object supporting the buffer protocol (bytes, bytearray, memoryview, array.array, \
+     numpy.ndarray, ctypes array, mmap, ...)";
+
+impl View {
+    /// Acquires `obj`'s buffer (writable if asked), parses its format and layout.
+    ///
+    /// `what` names the argument in errors, e.g. `"bufsum.sum() argument 'data'"`.
+    pub fn new(obj: &Bound<'_, PyAny>, writable: bool, what: &str) -> PyResult<View> {
+        // SAFETY: `obj` is a valid object and we are attached (we hold a `Bound`).
+        if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 0 {
+            return Err(wrong_type(what, ACCEPTED_OBJECTS, obj));
+        }
+        // INDIRECT asks for everything, so that exporters with suboffsets export and we can
+        // refuse them by name rather than have them fail with a vaguer error.
+        let flags = ffi::PyBUF_FULL_RO | if writable { ffi::PyBUF_WRITABLE } else { 0 };
+        // SAFETY: `Py_buffer` is a plain C struct for which all-zero is a valid "empty" value.
+        let mut raw: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: attached; `raw` points to writable storage for one `Py_buffer`.
+        if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &raw mut *raw, flags) } != 0 {
+            let err = PyErr::fetch(obj.py());
+            if writable {
+                let e = PyBufferError::new_err(format!(
+                    "{what} must be a writable buffer; '{}' refused a writable export: {err}",
+                    type_name(obj)
+                ));
+                e.set_cause(obj.py(), Some(err));
+                return Err(e);
+            }
+            return Err(err);
+        }
+        // From here on `raw` holds an export: build the `View` first so that every early return
+        // below releases it.
+        let mut view = View {
+            raw,
+            shape: Vec::new(),
+            strides: Vec::new(),
+            dtype: Dtype::native(bufsum_core::format::Elem::U8),
+        };
+        view.read_layout(what)?;
+        Ok(view)
+    }
+
+    fn read_layout(&mut self, what: &str) -> PyResult<()> {
+        let raw = &*self.raw;
+        let itemsize = usize::try_from(raw.itemsize).unwrap_or(0);
+        let format = if raw.format.is_null() {
+            "B".to_owned()
+        } else {
+            // SAFETY: a non-null `format` is a NUL-terminated string owned by the export.
+            unsafe { CStr::from_ptr(raw.format) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        self.dtype =
+            parse(&format, itemsize).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))?;
+        let ndim = usize::try_from(raw.ndim).map_err(|_| PyValueError::new_err("negative ndim"))?;
+        let indirect = !raw.suboffsets.is_null()
+            // SAFETY: the exporter filled `shape`, `strides` and `suboffsets` with `ndim`
+            // entries each when non-null, valid while the export is held.
+            && unsafe { std::slice::from_raw_parts(raw.suboffsets, ndim) }.iter().any(|&s| s >= 0);
+        if indirect {
+            return Err(PyTypeError::new_err(format!(
+                "{what}: buffers with suboffsets (indirect, PIL-style arrays) are not supported; \
+                 pass a strided or contiguous buffer"
+            )));
+        }
+        self.shape = if raw.shape.is_null() {
+            if ndim == 0 {
+                Vec::new()
+            } else {
+                vec![usize::try_from(raw.len).unwrap_or(0) / itemsize.max(1)]
+            }
+        } else {
+            // SAFETY: see above.
+            unsafe { std::slice::from_raw_parts(raw.shape, ndim) }
+                .iter()
+                .map(|&n| usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape")))
+                .collect::<PyResult<_>>()?
+        };
+        self.strides = if raw.strides.is_null() {
+            // No strides: C-contiguous (ctypes exports this way).
+            let mut s = vec![0isize; self.shape.len()];
+            let mut step = isize::try_from(itemsize).unwrap_or(0);
+            for (st, &n) in s.iter_mut().zip(&self.shape).rev() {
+                *st = step;
+                step = step.saturating_mul(isize::try_from(n).unwrap_or(isize::MAX));
+            }
+            s
+        } else {
+            // SAFETY: see above.
+            unsafe { std::slice::from_raw_parts(raw.strides, self.shape.len()) }.to_vec()
+        };
+        Ok(())
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Logical shape, as exported.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Strides in bytes, as exported (computed for C order when the exporter gave none).
+    pub fn strides(&self) -> &[isize] {
+        &self.strides
+    }
+
+    fn dims(&self) -> PyResult<Dims> {
+        Dims::new(&self.shape, &self.strides).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The elements, for reading without the GIL.
+    pub fn strided(&self) -> PyResult<Strided> {
+        let dims = self.dims()?;
+        // SAFETY: the export is held for as long as `self` lives, and every use of the returned
+        // value happens inside the caller's scope, before `self` is dropped (see module docs):
+        // the memory stays allocated and in place; every element lies inside it by the buffer
+        // protocol's definition of shape and strides.
+        Ok(unsafe { Strided::new(self.raw.buf.cast_const().cast::<u8>(), dims, self.dtype) })
+    }
+
+    /// The elements, for writing without the GIL; only for views acquired writable.
+    pub fn strided_mut(&self) -> PyResult<StridedMut> {
+        if self.raw.readonly != 0 {
+            return Err(PyBufferError::new_err("buffer is read-only"));
+        }
+        let dims = self.dims()?;
+        // SAFETY: as in `strided`, and the exporter granted a writable export; the core writes
+        // through raw pointers only and holds no reference into this memory.
+        Ok(unsafe { StridedMut::new(self.raw.buf.cast::<u8>(), dims, self.dtype) })
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        // SAFETY: `raw` holds a successful export (a `View` exists only after
+        // `PyObject_GetBuffer` succeeded) and is released exactly once, here. `View` is not
+        // `Send`, so this runs on a thread attached to the interpreter.
+        unsafe { ffi::PyBuffer_Release(&raw mut *self.raw) };
+    }
+}
+
+/// Whether `obj` exports buffers at all (cheap; acquires nothing).
+pub fn is_buffer(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: attached, valid object.
+    unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) != 0 }
+}
+
+/// `TypeError` for an argument of the wrong type, naming the type.
+pub fn wrong_type(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{what} must be {expected}, not '{}'",
+        type_name(obj)
+    ))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
+}
