@@ -7,7 +7,7 @@ use bufsum_core::format::Kind;
 use bufsum_core::reduce;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyFloat, PyInt, PyTuple};
+use pyo3::types::{IntoPyDict, PyBytes, PyFloat, PyInt, PyTuple};
 
 use crate::args::Threads;
 use crate::detach_if_large;
@@ -156,8 +156,9 @@ impl Accumulator {
         // Beyond 128 bits: through its two's-complement bytes.
         let nbits: usize = i.call_method0("bit_length")?.extract()?;
         let nbytes = nbits / 8 + 1;
+        let kwargs = [("signed", true)].into_py_dict(i.py())?;
         let bytes: Vec<u8> = i
-            .call_method1("to_bytes", (nbytes, "little", true))?
+            .call_method("to_bytes", (nbytes, "little"), Some(&kwargs))?
             .extract()?;
         let mut s = self.lock();
         s.total.add_int_le_bytes(&bytes).map_err(|_| {
