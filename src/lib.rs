@@ -311,5 +311,6 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;
     m.add_class::<ResultArray>()?;
+    m.add("_BLOCK", bufsum_core::layout::BLOCK)?;
     Ok(())
 }

@@ -1,0 +1,187 @@
+"""The benchmark behind ``python -m bufsum``: bufsum against numpy.sum, math.fsum and xsum in the
+same run, as ratios (machines are noisy; ratios from one run travel better than times)."""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import random
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import _bufsum
+
+try:
+    import numpy as np
+except ImportError:  # numpy is optional: bufsum alone still runs
+    np = None  # type: ignore[assignment]
+try:
+    import xsum
+except ImportError:
+    xsum = None
+
+
+def best_time(fn: Callable[[], object], budget: float) -> float:
+    """Seconds per call: the best of five repeats, each long enough to time (timeit-style)."""
+    loops = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        dt = time.perf_counter() - t
+        if dt >= budget / 10 or loops >= 1 << 20:
+            break
+        loops *= 4
+    best = dt / loops
+    for _ in range(4):
+        t = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - t) / loops)
+    return best
+
+
+def data(n: int) -> Any:
+    """n standard-normal doubles: a numpy array when numpy is installed, else array('d')."""
+    if np is not None:
+        return np.random.default_rng(n).standard_normal(n)
+    rnd = random.Random(n)
+    base = array.array("d", (rnd.gauss(0.0, 1.0) for _ in range(min(n, 1 << 16))))
+    reps = -(-n // len(base))
+    return (base * reps)[:n]
+
+
+def xsum_large(a: Any) -> float:
+    acc = xsum.xsum_large_accumulator()
+    xsum.xsum_add(acc, a)
+    return float(xsum.xsum_round(acc))
+
+
+def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> int:
+    sizes = [10, 1_000, 100_000, 1_000_000] + ([] if quick else [10_000_000])
+    budget = 0.05 if quick else 0.2
+    rows: list[dict[str, Any]] = []
+    for n in sizes + ["strided"]:
+        strided = n == "strided"
+        size = (sizes[-1] if strided else n)
+        a = data(2 * size)[::2] if strided else data(size)
+        row: dict[str, Any] = {"case": f"a[::2], n={size:.0e}" if strided else f"n={size:.0e}", "n": size}
+        row["sum"] = best_time(lambda: _bufsum.sum(a, threads=1), budget)
+        row["fsum"] = best_time(lambda: _bufsum.fsum(a, threads=1), budget)
+        if np is not None:
+            row["numpy.sum"] = best_time(lambda: np.sum(a), budget)
+        if xsum is not None and np is not None:
+            row["xsum"] = best_time(lambda: xsum_large(a), budget)
+        if size <= 1_000_000:
+            lst = list(a)
+            row["math.fsum"] = best_time(lambda: math.fsum(lst), budget)
+        rows.append(row)
+    extra = threads_and_memory(quick, budget)
+    result = {"kernel": _bufsum._kernel(), "rows": rows, **extra}
+    if as_json:
+        print(json.dumps(result, indent=1))
+    else:
+        print_table(result)
+    if plot:
+        draw(rows, plot)
+    return 0
+
+
+def threads_and_memory(quick: bool, budget: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cached = data(1_000_000)  # 8 MB: in the last-level cache
+    t1 = best_time(lambda: _bufsum.sum(cached, threads=1), budget)
+    t2 = best_time(lambda: _bufsum.sum(cached, threads=2), budget)
+    out["threads=2 / threads=1 (sum, 1e6 in cache)"] = t2 / t1
+    f1 = best_time(lambda: _bufsum.fsum(cached, threads=1), budget)
+    f2 = best_time(lambda: _bufsum.fsum(cached, threads=2), budget)
+    out["threads=2 / threads=1 (fsum, 1e6 in cache)"] = f2 / f1
+
+    # GIL release: two Python threads each running calls concurrently vs the same calls in turn.
+    arrays = [data(1_000_000), data(1_000_001)]
+    calls = 20 if quick else 100
+
+    def work(x: Any) -> None:
+        for _ in range(calls):
+            _bufsum.fsum(x, threads=1)
+
+    t = time.perf_counter()
+    for x in arrays:
+        work(x)
+    serial = time.perf_counter() - t
+    ts = [threading.Thread(target=work, args=(x,)) for x in arrays]
+    t = time.perf_counter()
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    out["two Python threads / serial (fsum, GIL released)"] = (time.perf_counter() - t) / serial
+
+    # Scratch memory: peak RSS growth while summing a large strided view.
+    big = data(2 * (4_000_000 if quick else 10_000_000))[::2]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _bufsum.sum(big, threads=1)
+    _bufsum.fsum(big, threads=1)
+    out["peak RSS growth, strided sum+fsum (KiB)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    return out
+
+
+def print_table(result: dict[str, Any]) -> None:
+    rows = result["rows"]
+    print(f"bufsum benchmark — float64, 1 thread, kernel: {result['kernel']}; elements/ns (higher is faster)")
+    print("and time ratios bufsum/other (below 1.0: bufsum is faster)\n")
+    cols = ["sum", "fsum", "numpy.sum", "xsum", "math.fsum"]
+    present = [c for c in cols if any(c in r for r in rows)]
+    ratios = [("sum/numpy", "sum", "numpy.sum"), ("fsum/numpy", "fsum", "numpy.sum"),
+              ("fsum/xsum", "fsum", "xsum"), ("fsum/math.fsum", "fsum", "math.fsum")]
+    ratios = [r for r in ratios if r[2] in present]
+    head = f"{'case':<18}" + "".join(f"{c:>11}" for c in present) + "".join(f"{r[0]:>16}" for r in ratios)
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        line = f"{r['case']:<18}"
+        for c in present:
+            line += f"{r['n'] / r[c] / 1e9:>11.3f}" if c in r else f"{'':>11}"
+        for _, a, b in ratios:
+            line += f"{r[a] / r[b]:>16.3f}" if a in r and b in r else f"{'-':>16}"
+        print(line)
+    tiny = next((r for r in rows if r["n"] == 10), None)
+    if tiny and "numpy.sum" in tiny:
+        print(f"\nper-call time, 10 elements: bufsum.sum {tiny['sum'] * 1e9:.0f} ns, numpy.sum {tiny['numpy.sum'] * 1e9:.0f} ns")
+    print()
+    for k, v in result.items():
+        if k not in ("rows", "kernel"):
+            print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+    sys.stdout.flush()
+
+
+def draw(rows: list[dict[str, Any]], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install matplotlib (or bufsum[bench])", file=sys.stderr)
+        return
+    contiguous = [r for r in rows if not r["case"].startswith("a[")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in ["sum", "fsum", "numpy.sum", "xsum", "math.fsum"]:
+        pts = [(r["n"], r["n"] / r[c] / 1e9) for r in contiguous if c in r]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=("bufsum." + c) if c in ("sum", "fsum") else c)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("elements (float64)")
+    ax.set_ylabel("elements per ns (1 thread)")
+    ax.set_title("bufsum vs numpy.sum, xsum, math.fsum")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
