@@ -174,6 +174,7 @@ impl Accumulator {
 
 /// Rebuilds an `Accumulator` from `__reduce__`'s state (for pickle and copy).
 #[pyfunction]
+#[pyo3(signature = (state, count, /))]
 pub fn _restore_accumulator(state: &[u8], count: u64) -> PyResult<Accumulator> {
     let total = ExactSum::from_bytes(state)
         .ok_or_else(|| PyValueError::new_err("not an Accumulator state"))?;

@@ -4,6 +4,7 @@ same run, as ratios (machines are noisy; ratios from one run travel better than 
 from __future__ import annotations
 
 import array
+import importlib
 import json
 import math
 import random
@@ -21,7 +22,7 @@ try:
 except ImportError:  # numpy is optional: bufsum alone still runs
     np = None  # type: ignore[assignment]
 try:
-    import xsum
+    xsum: Any = importlib.import_module("xsum")
 except ImportError:
     xsum = None
 
@@ -66,9 +67,8 @@ def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> 
     sizes = [10, 1_000, 100_000, 1_000_000] + ([] if quick else [10_000_000])
     budget = 0.05 if quick else 0.2
     rows: list[dict[str, Any]] = []
-    for n in sizes + ["strided"]:
-        strided = n == "strided"
-        size = (sizes[-1] if strided else n)
+    cases: list[tuple[int, bool]] = [(n, False) for n in sizes] + [(sizes[-1], True)]
+    for size, strided in cases:
         a = data(2 * size)[::2] if strided else data(size)
         row: dict[str, Any] = {"case": f"a[::2], n={size:.0e}" if strided else f"n={size:.0e}", "n": size}
         row["sum"] = best_time(lambda: _bufsum.sum(a, threads=1), budget)

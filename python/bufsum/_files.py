@@ -33,7 +33,7 @@ class Layout(NamedTuple):
     offset: int
     code: str  # struct code, complex as Zf/Zd
     order: str  # '<' or '>'
-    count: int
+    n: int
 
 
 def parse_format(fmt: str) -> tuple[str, str]:
@@ -78,15 +78,19 @@ def raw_layout(size: int, fmt: str) -> Layout:
 def exporters(mm: mmap.mmap, lay: Layout) -> list[Any]:
     """Buffer objects over the file's elements: one, or two (real, imaginary) for complex."""
     code = {"Zf": "f", "Zd": "d"}.get(lay.code, lay.code)
-    count = lay.count * (2 if code != lay.code else 1)
+    count = lay.n * (2 if code != lay.code else 1)
+    if code == "e":
+        # memoryview.cast cannot make 'e' views and ctypes has no float16 type.
+        raise ValueError("float16 files are not supported by the command line; use bufsum.sum on a numpy array")
     if lay.order == _NATIVE:
-        view: Any = memoryview(mm)[lay.offset : lay.offset + count * _itemsize(code)].cast(code)
+        raw: Any = memoryview(mm)[lay.offset : lay.offset + count * _itemsize(code)]
+        view: Any = raw.cast(code)
     elif code in _CTYPES:
         base = _CTYPES[code]
         swapped = base.__ctype_be__ if lay.order == ">" else base.__ctype_le__
         view = memoryview((swapped * count).from_buffer(mm, lay.offset))
     else:
-        raise ValueError("float16 files in non-native byte order are not supported")
+        raise ValueError(f"unsupported element code {code!r}")
     return [view[0::2], view[1::2]] if code != lay.code else [view]
 
 

@@ -1,78 +1,11 @@
 """Type stubs for bufsum (shipped in the wheel next to the package, with py.typed)."""
 
-import sys
-from array import array
-from typing import Any, Literal, SupportsIndex, TypeVar, Union, final, overload
-
-if sys.version_info >= (3, 12):
-    from collections.abc import Buffer
-else:
-    from typing_extensions import Buffer
+from ._bufsum import Accumulator as Accumulator
+from ._bufsum import _kernel as _kernel
+from ._bufsum import _restore_accumulator as _restore_accumulator
+from ._bufsum import cumsum as cumsum
+from ._bufsum import fsum as fsum
+from ._bufsum import sum as sum
 
 __all__ = ["Accumulator", "cumsum", "fsum", "sum"]
 __version__: str
-
-_Axis = Union[SupportsIndex, tuple[SupportsIndex, ...]]
-_Out = TypeVar("_Out", bound=Buffer)
-
-@overload
-def sum(
-    data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: int | None = None,
-) -> Any:
-    """Sum of a buffer's elements: float (reproducible float64), exact int, or complex."""
-
-@overload
-def sum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: int | None = None
-) -> _Out: ...
-@overload
-def sum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: int | None = None,
-) -> memoryview: ...
-@overload
-def fsum(
-    data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: int | None = None,
-) -> Any:
-    """Correctly rounded sum: float (complex for complex data), as math.fsum gives."""
-
-@overload
-def fsum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: int | None = None
-) -> _Out: ...
-@overload
-def fsum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: int | None = None,
-) -> memoryview: ...
-@overload
-def cumsum(data: Buffer, /, *, out: None = None) -> array[Any]:
-    """Running totals: float64 for floats, int64 for integers, written GIL-free."""
-
-@overload
-def cumsum(data: Buffer, /, *, out: _Out) -> _Out: ...
-@final
-class Accumulator:
-    """An exact running sum of floats, integers and real buffers; mergeable and picklable."""
-
-    def __new__(cls) -> Accumulator: ...
-    def add(self, x: float | int | Buffer, /) -> None:
-        """Add a float, an int, or every element of a buffer of a real format."""
-
-    def merge(self, other: Accumulator, /) -> None:
-        """Add another accumulator's exact total and count."""
-
-    @property
-    def value(self) -> float:
-        """The correctly rounded total."""
-
-    @property
-    def count(self) -> int:
-        """Number of elements added."""
-
-    def __float__(self) -> float: ...
-    def __copy__(self) -> Accumulator: ...
-    def __deepcopy__(self, memo: Any, /) -> Accumulator: ...
-    def __reduce__(self) -> tuple[Any, ...]: ...

@@ -1,0 +1,1 @@
+../../stubs/bufsum/_bufsum.pyi
