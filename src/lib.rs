@@ -59,6 +59,16 @@ impl Op {
             Op::Fsum => "fsum",
         }
     }
+
+    /// How errors name the arguments.
+    fn arg(self, arg: &str) -> &'static str {
+        match (self, arg) {
+            (Op::Sum, "data") => "bufsum.sum() argument 'data'",
+            (Op::Fsum, "data") => "bufsum.fsum() argument 'data'",
+            (Op::Sum, _) => "bufsum.sum() argument 'out'",
+            (Op::Fsum, _) => "bufsum.fsum() argument 'out'",
+        }
+    }
 }
 
 fn reduce_call(
@@ -71,8 +81,7 @@ fn reduce_call(
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let threads = Threads::parse(threads)?;
-    let what = format!("bufsum.{}() argument 'data'", op.name());
-    let view = View::new(data, false, &what)?;
+    let view = View::new(data, false, op.arg("data"))?;
     let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
     let whole = view.strided()?;
@@ -109,7 +118,7 @@ fn reduce_call(
     };
     let out_view = match out {
         Some(o) => {
-            let v = View::new(o, true, &format!("bufsum.{}() argument 'out'", op.name()))?;
+            let v = View::new(o, true, op.arg("out"))?;
             check_out(&v, &result_shape, int_out, op)?;
             Some(v)
         }

@@ -29,7 +29,7 @@
 use std::ffi::CStr;
 
 use bufsum_core::format::{parse, Dtype};
-use bufsum_core::layout::{Dims, Strided, StridedMut};
+use bufsum_core::layout::{Dims, Strided, StridedMut, MAX_NDIM};
 use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -38,8 +38,10 @@ use pyo3::prelude::*;
 pub struct View {
     // Boxed so the address handed to the exporter never moves, whatever happens to `View`.
     raw: Box<ffi::Py_buffer>,
-    shape: Vec<usize>,
-    strides: Vec<isize>,
+    // Copied out (no heap: this is the per-call path), the strides computed when not exported.
+    ndim: usize,
+    shape: [usize; MAX_NDIM],
+    strides: [isize; MAX_NDIM],
     dtype: Dtype,
 }
 
@@ -78,8 +80,9 @@ impl View {
         // below releases it.
         let mut view = View {
             raw,
-            shape: Vec::new(),
-            strides: Vec::new(),
+            ndim: 0,
+            shape: [0; MAX_NDIM],
+            strides: [0; MAX_NDIM],
             dtype: Dtype::native(bufsum_core::format::Elem::U8),
         };
         view.read_layout(what)?;
@@ -90,16 +93,21 @@ impl View {
         let raw = &*self.raw;
         let itemsize = usize::try_from(raw.itemsize).unwrap_or(0);
         let format = if raw.format.is_null() {
-            "B".to_owned()
+            "B"
         } else {
             // SAFETY: a non-null `format` is a NUL-terminated string owned by the export.
             unsafe { CStr::from_ptr(raw.format) }
-                .to_string_lossy()
-                .into_owned()
+                .to_str()
+                .unwrap_or("?")
         };
         self.dtype =
-            parse(&format, itemsize).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))?;
+            parse(format, itemsize).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))?;
         let ndim = usize::try_from(raw.ndim).map_err(|_| PyValueError::new_err("negative ndim"))?;
+        if ndim > MAX_NDIM {
+            return Err(PyValueError::new_err(format!(
+                "{what}: {ndim} dimensions; at most {MAX_NDIM} are supported"
+            )));
+        }
         let indirect = !raw.suboffsets.is_null()
             // SAFETY: the exporter filled `shape`, `strides` and `suboffsets` with `ndim`
             // entries each when non-null, valid while the export is held.
@@ -110,32 +118,31 @@ impl View {
                  pass a strided or contiguous buffer"
             )));
         }
-        self.shape = if raw.shape.is_null() {
-            if ndim == 0 {
-                Vec::new()
-            } else {
-                vec![usize::try_from(raw.len).unwrap_or(0) / itemsize.max(1)]
+        if raw.shape.is_null() {
+            if ndim > 0 {
+                self.shape[0] = usize::try_from(raw.len).unwrap_or(0) / itemsize.max(1);
+                self.ndim = 1;
             }
         } else {
             // SAFETY: see above.
-            unsafe { std::slice::from_raw_parts(raw.shape, ndim) }
-                .iter()
-                .map(|&n| usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape")))
-                .collect::<PyResult<_>>()?
-        };
-        self.strides = if raw.strides.is_null() {
+            let shape = unsafe { std::slice::from_raw_parts(raw.shape, ndim) };
+            for (dst, &n) in self.shape.iter_mut().zip(shape) {
+                *dst = usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape"))?;
+            }
+            self.ndim = ndim;
+        }
+        if raw.strides.is_null() {
             // No strides: C-contiguous (ctypes exports this way).
-            let mut s = vec![0isize; self.shape.len()];
             let mut step = isize::try_from(itemsize).unwrap_or(0);
-            for (st, &n) in s.iter_mut().zip(&self.shape).rev() {
+            for (st, &n) in self.strides[..self.ndim].iter_mut().zip(&self.shape).rev() {
                 *st = step;
                 step = step.saturating_mul(isize::try_from(n).unwrap_or(isize::MAX));
             }
-            s
         } else {
             // SAFETY: see above.
-            unsafe { std::slice::from_raw_parts(raw.strides, self.shape.len()) }.to_vec()
-        };
+            let strides = unsafe { std::slice::from_raw_parts(raw.strides, self.ndim) };
+            self.strides[..self.ndim].copy_from_slice(strides);
+        }
         Ok(())
     }
 
@@ -146,16 +153,16 @@ impl View {
 
     /// Logical shape, as exported.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        &self.shape[..self.ndim]
     }
 
     /// Strides in bytes, as exported (computed for C order when the exporter gave none).
     pub fn strides(&self) -> &[isize] {
-        &self.strides
+        &self.strides[..self.ndim]
     }
 
     fn dims(&self) -> PyResult<Dims> {
-        Dims::new(&self.shape, &self.strides).map_err(|e| PyValueError::new_err(e.to_string()))
+        Dims::new(self.shape(), self.strides()).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// The elements, for reading without the GIL.

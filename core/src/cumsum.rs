@@ -1,7 +1,7 @@
 //! Running totals written into a caller's buffer, element by element in logical order.
 
 use crate::format::{Elem, Kind};
-use crate::layout::{Strided, StridedMut, BLOCK};
+use crate::layout::{Scratch, Strided, StridedMut, BLOCK};
 use crate::reduce::f64_blocks;
 use crate::scalar::{Bool8, Int};
 use half::f16;
@@ -52,22 +52,21 @@ pub fn cumsum(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
 
 fn float_cumsum<T: crate::scalar::Float>(src: &Strided, dst: &mut StridedMut) {
     let mut running = -0.0f64; // exact identity: the first total is x[0] itself
-    let mut out = [0.0f64; BLOCK];
+    let mut out = Scratch::new();
     let mut start = 0;
     // `f64_blocks` may lend the source in place; totals go to `out` and are written after the
     // block has been read in full, so in-place (same memory) is safe.
     let blocks = src.len().div_ceil(BLOCK);
     for blk in 0..blocks {
-        let mut n = 0;
+        // The block is read in full (and its borrow ends) before anything is written.
         f64_blocks::<T>(src, blk, blk + 1, |b| {
-            for (o, &x) in out.iter_mut().zip(b) {
+            out.fill(b.iter().map(|&x| {
                 running += x;
-                *o = running;
-            }
-            n = b.len();
+                running
+            }));
         });
-        dst.scatter(start, &out[..n]);
-        start += n;
+        dst.scatter(start, out.filled());
+        start += out.filled().len();
     }
 }
 
@@ -85,22 +84,20 @@ fn int_cumsum<T: Int>(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumE
         return Err(CumsumError::Overflow);
     }
     let mut running = 0i64;
-    let mut out = [0i64; BLOCK];
+    let mut out = Scratch::new();
     let mut start = 0;
     for blk in 0..src.len().div_ceil(BLOCK) {
-        let mut n = 0;
         src.for_each_block::<T>(blk, blk + 1, |b| {
-            for (o, &x) in out.iter_mut().zip(b) {
+            out.fill(b.iter().map(|&x| {
                 // Cannot wrap: every running total was checked above.
                 #[allow(clippy::cast_possible_truncation)]
                 let v = x.to_i128() as i64;
                 running = running.wrapping_add(v);
-                *o = running;
-            }
-            n = b.len();
+                running
+            }));
         });
-        dst.scatter(start, &out[..n]);
-        start += n;
+        dst.scatter(start, out.filled());
+        start += out.filled().len();
     }
     Ok(())
 }

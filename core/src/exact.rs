@@ -332,6 +332,19 @@ impl Default for BinAcc {
 }
 
 impl BinAcc {
+    /// Runs `f` with this thread's accumulator: bins are all zero between blocks, so one per
+    /// thread is reused across calls (no 32 KiB allocation and clearing per call).
+    pub fn with_local<R>(f: impl FnOnce(&mut BinAcc) -> R) -> R {
+        thread_local! {
+            static BINS: std::cell::RefCell<BinAcc> = std::cell::RefCell::new(BinAcc::default());
+        }
+        BINS.with(|b| match b.try_borrow_mut() {
+            Ok(mut bins) => f(&mut bins),
+            // Re-entered on this thread (not done by bufsum itself): use a fresh one.
+            Err(_) => f(&mut BinAcc::default()),
+        })
+    }
+
     /// Adds `xs` (at most 2048 values) exactly into `total`.
     pub fn add_block(&mut self, xs: &[f64], total: &mut ExactSum) {
         debug_assert!(xs.len() <= 2048);

@@ -4,6 +4,8 @@
 //! through [`Strided::gather`], which copies at most [`BLOCK`] elements at a time into a scratch
 //! block owned by the caller, converting byte order and alignment on the way.
 
+use std::mem::MaybeUninit;
+
 use crate::format::Dtype;
 use crate::scalar::Scalar;
 
@@ -261,7 +263,19 @@ impl Strided {
     ///
     /// # Panics
     /// If the range exceeds the buffer (a bug in the caller).
-    pub fn gather<T: Scalar, U>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
+    pub fn gather<T: Scalar, U: Copy>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
+        // SAFETY: `MaybeUninit<U>` has `U`'s layout, and `gather_uninit` only writes valid `U`s.
+        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [MaybeUninit<U>]) };
+        self.gather_uninit(start, out, conv);
+    }
+
+    /// As [`Strided::gather`], into uninitialised slots; every slot of `out` is written.
+    fn gather_uninit<T: Scalar, U>(
+        &self,
+        start: usize,
+        out: &mut [MaybeUninit<U>],
+        conv: impl Fn(T) -> U,
+    ) {
         assert!(start + out.len() <= self.len(), "gather out of range");
         assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
         if self.dtype.swap {
@@ -272,15 +286,22 @@ impl Strided {
     }
 
     #[inline]
-    fn gather_raw<T: Scalar, U>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
+    fn gather_raw<T: Scalar, U>(
+        &self,
+        start: usize,
+        out: &mut [MaybeUninit<U>],
+        conv: impl Fn(T) -> U,
+    ) {
+        // The runs cover `0..out.len()` exactly once, in order.
         self.dims
             .for_each_run(start, out.len(), |offset, stride, at, len| {
                 // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
                 let p = unsafe { self.ptr.offset(offset) };
                 for (k, o) in out[at..at + len].iter_mut().enumerate() {
                     // SAFETY: element `k < len` of a run that stays inside its axis.
-                    *o =
-                        conv(unsafe { p.offset(k as isize * stride).cast::<T>().read_unaligned() });
+                    o.write(conv(unsafe {
+                        p.offset(k as isize * stride).cast::<T>().read_unaligned()
+                    }));
                 }
             });
     }
@@ -304,12 +325,13 @@ impl Strided {
             }
             return;
         }
-        let mut scratch = [T::zeroed(); BLOCK];
+        let mut scratch = Scratch::<T>::new();
         while start < end {
             let stop = (start + BLOCK).min(end);
-            let buf = &mut scratch[..stop - start];
-            self.gather(start, buf, |x: T| x);
-            f(buf);
+            let slots = &mut scratch.slots[..stop - start];
+            self.gather_uninit(start, slots, |x: T| x);
+            // SAFETY: `gather_uninit` wrote every slot of `slots`.
+            f(unsafe { assume_init(slots) });
             start = stop;
         }
     }
@@ -437,6 +459,54 @@ pub fn overlap(a: &Strided, b: &Strided) -> Overlap {
     } else {
         Overlap::Partial
     }
+}
+
+/// One block of uninitialised scratch (nothing to zero on every call).
+pub struct Scratch<T> {
+    slots: [MaybeUninit<T>; BLOCK],
+    /// Slots written by the last `fill`.
+    filled: usize,
+}
+
+impl<T: Copy> Default for Scratch<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Copy> Scratch<T> {
+    #[must_use]
+    pub fn new() -> Self {
+        Scratch {
+            slots: [const { MaybeUninit::uninit() }; BLOCK],
+            filled: 0,
+        }
+    }
+
+    /// Writes `vals` (at most [`BLOCK`]) into the first slots and returns them.
+    pub fn fill(&mut self, vals: impl IntoIterator<Item = T>) -> &[T] {
+        let mut n = 0;
+        for (slot, v) in self.slots.iter_mut().zip(vals) {
+            slot.write(v);
+            n += 1;
+        }
+        self.filled = n;
+        self.filled()
+    }
+
+    /// What the last [`Scratch::fill`] wrote.
+    #[must_use]
+    pub fn filled(&self) -> &[T] {
+        // SAFETY: `fill` wrote the first `filled` slots (zero before any fill).
+        unsafe { assume_init(&self.slots[..self.filled]) }
+    }
+}
+
+/// # Safety
+/// Every element of `s` must be initialised.
+unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
+    // SAFETY: same layout, and the caller promises initialisation.
+    unsafe { &*(std::ptr::from_ref(s) as *const [T]) }
 }
 
 /// Number of canonical blocks in `len` elements.

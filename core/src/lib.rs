@@ -6,12 +6,14 @@
 //!   bounded gather/scatter walk.
 //! - [`float`]: the canonical float64 summation order and its SIMD block kernels.
 //! - [`exact`]: the exact accumulator behind `fsum` and `Accumulator`.
+//! - [`certified`]: `fsum`'s fast path, a compensated sum with a rigorous certificate.
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
 //! - [`axis`]: reductions along chosen axes.
 //! - [`cumsum`]: running totals written into a destination buffer.
 //! - [`parallel`]: the thread pools and the tree-shaped split shared by all reductions.
 
 pub mod axis;
+pub mod certified;
 pub mod cumsum;
 pub mod exact;
 pub mod float;

@@ -2,10 +2,11 @@
 
 use half::f16;
 
+use crate::certified::{lanes_kernel, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
 use crate::float::{block_kernel, Pairwise};
 use crate::format::Elem;
-use crate::layout::{block_count, Strided, BLOCK};
+use crate::layout::{block_count, Scratch, Strided};
 use crate::parallel::tree_reduce;
 use crate::scalar::{Bool8, Complex, Float, Int};
 
@@ -88,7 +89,7 @@ fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
 
 /// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
 pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
-    let mut wide = [0.0f64; BLOCK];
+    let mut wide = Scratch::new();
     a.for_each_block::<T>(lo, hi, |b| f(T::widen(b, &mut wide)));
 }
 
@@ -97,14 +98,12 @@ fn complex_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut
 where
     Complex<T>: crate::scalar::Scalar,
 {
-    let mut re = [0.0f64; BLOCK];
-    let mut im = [0.0f64; BLOCK];
+    let (mut re, mut im) = (Scratch::new(), Scratch::new());
     a.for_each_block::<Complex<T>>(lo, hi, |b| {
-        for ((r, i), z) in re.iter_mut().zip(im.iter_mut()).zip(b) {
-            *r = z.re.to_f64();
-            *i = z.im.to_f64();
-        }
-        f(&re[..b.len()], &im[..b.len()]);
+        f(
+            re.fill(b.iter().map(|z| z.re.to_f64())),
+            im.fill(b.iter().map(|z| z.im.to_f64())),
+        );
     });
 }
 
@@ -154,9 +153,10 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
         block_count(a.len()),
         threads,
         &|lo, hi| {
-            let mut bins = BinAcc::default();
             let mut total = ExactSum::new();
-            f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total));
+            BinAcc::with_local(|bins| {
+                f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total))
+            });
             total
         },
         &|mut x, y| {
@@ -166,7 +166,30 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
     ))
 }
 
+/// Inputs up to this many elements go straight to the exact accumulator: the certified pass
+/// has a fixed cost (closing 16 lanes, a 32-term cascade) that only pays on longer inputs.
+const CERTIFY_MIN_LEN: usize = 256;
+
 fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
+    if a.len() >= CERTIFY_MIN_LEN {
+        let kernel = lanes_kernel();
+        let partial = tree_reduce(
+            block_count(a.len()),
+            threads,
+            &|lo, hi| {
+                let mut lanes = Lanes::default();
+                f64_blocks::<T>(a, lo, hi, |b| kernel(&mut lanes, b));
+                Partial::from_lanes(&lanes)
+            },
+            &|mut x, y| {
+                x.merge(y);
+                x
+            },
+        );
+        if let Some(v) = partial.certify() {
+            return Total::Float(v);
+        }
+    }
     Total::Float(float_exact::<T>(a, threads).map_or(0.0, |e| e.round()))
 }
 
@@ -178,11 +201,12 @@ where
         block_count(a.len()),
         threads,
         &|lo, hi| {
-            let (mut br, mut bi) = (BinAcc::default(), BinAcc::default());
             let (mut tr, mut ti) = (ExactSum::new(), ExactSum::new());
-            complex_blocks::<T>(a, lo, hi, |r, i| {
-                br.add_block(r, &mut tr);
-                bi.add_block(i, &mut ti);
+            BinAcc::with_local(|bins| {
+                complex_blocks::<T>(a, lo, hi, |r, i| {
+                    bins.add_block(r, &mut tr);
+                    bins.add_block(i, &mut ti);
+                });
             });
             (tr, ti)
         },

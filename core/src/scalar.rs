@@ -3,7 +3,7 @@
 use bytemuck::Pod;
 use half::f16;
 
-use crate::layout::BLOCK;
+use crate::layout::Scratch;
 
 /// A plain-old-data element that can be byte-swapped.
 pub trait Scalar: Pod + Send + Sync {
@@ -67,12 +67,8 @@ pub trait Float: Scalar {
 
     /// `xs` (at most a block) as f64: converted into `scratch`, or `xs` itself for f64.
     #[inline]
-    fn widen<'a>(xs: &'a [Self], scratch: &'a mut [f64; BLOCK]) -> &'a [f64] {
-        let out = &mut scratch[..xs.len()];
-        for (o, &x) in out.iter_mut().zip(xs) {
-            *o = x.to_f64();
-        }
-        out
+    fn widen<'a>(xs: &'a [Self], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
+        scratch.fill(xs.iter().map(|&x| x.to_f64()))
     }
 }
 
@@ -80,14 +76,6 @@ impl Float for f16 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f16::to_f64(self)
-    }
-
-    #[inline]
-    fn widen<'a>(xs: &'a [Self], scratch: &'a mut [f64; BLOCK]) -> &'a [f64] {
-        use half::slice::HalfFloatSliceExt;
-        let out = &mut scratch[..xs.len()];
-        xs.convert_to_f64_slice(out);
-        out
     }
 }
 
@@ -105,7 +93,7 @@ impl Float for f64 {
     }
 
     #[inline(always)]
-    fn widen<'a>(xs: &'a [Self], _: &'a mut [f64; BLOCK]) -> &'a [f64] {
+    fn widen<'a>(xs: &'a [Self], _: &'a mut Scratch<f64>) -> &'a [f64] {
         xs
     }
 }

@@ -162,10 +162,9 @@ def print_table(result: dict[str, Any]) -> None:
 
 def draw(rows: list[dict[str, Any]], path: str) -> None:
     try:
-        import matplotlib
-
+        matplotlib: Any = importlib.import_module("matplotlib")
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt: Any = importlib.import_module("matplotlib.pyplot")
     except ImportError:
         print("--plot needs matplotlib: pip install matplotlib (or bufsum[bench])", file=sys.stderr)
         return

@@ -1,0 +1,254 @@
+//! The fast path of `fsum`: a compensated sum whose result is *certified* correctly rounded by
+//! a rigorous a-posteriori error bound, else `None` (then the exact accumulator runs).
+//!
+//! Each of [`LANES`] lanes keeps `s` (Knuth's TwoSum running sum, error-free), `c` (the float
+//! sum of TwoSum's errors) and `q = Σ c_k²`. In a lane of `m` elements the exact sum is
+//! `s + Σe_k`, and `c` differs from `Σe_k` by at most `u·Σ|c_k| ≤ u·sqrt(m·Σc_k²)` (Cauchy–Schwarz),
+//! where `u = 2^-53`; `q` itself is computed with `2m` roundings and may underflow, which the
+//! bound accounts for. The lanes' `s` and `c` are then combined by a TwoSum cascade whose own
+//! error is bounded the same way, giving the exact total as `hi + lo + err` with `|err| ≤ E`.
+//! `hi` is the correctly rounded total if `|lo| + E` is below half the smaller gap next to `hi`;
+//! that test is done in floating point, which is rigorous because the gap is representable and
+//! rounding is monotone. Anything non-finite, or `|hi|` outside `[1e-290, 1e300]`, refuses.
+//! This follows the design measured in the project's `EXACT_SUM.md`.
+
+use std::sync::OnceLock;
+
+/// Lanes of the compensated pass: two AVX-512 or four AVX2 registers per state variable.
+pub const LANES: usize = 16;
+
+const U: f64 = 1.0 / 9_007_199_254_740_992.0; // 2^-53
+
+/// Per-lane state of the compensated pass over some elements.
+#[derive(Clone, Debug)]
+pub struct Lanes {
+    s: [f64; LANES],
+    c: [f64; LANES],
+    q: [f64; LANES],
+    /// Elements per lane, at most (the bound only needs an upper estimate).
+    m: u64,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes {
+            s: [0.0; LANES],
+            c: [0.0; LANES],
+            q: [0.0; LANES],
+            m: 0,
+        }
+    }
+}
+
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bp = s - a;
+    let e = (a - (s - bp)) + (b - bp);
+    (s, e)
+}
+
+#[inline(always)]
+fn lanes_add(st: &mut Lanes, xs: &[f64]) {
+    let mut chunks = xs.chunks_exact(LANES);
+    for ch in &mut chunks {
+        for j in 0..LANES {
+            let (s, e) = two_sum(st.s[j], ch[j]);
+            st.s[j] = s;
+            st.c[j] += e;
+            st.q[j] += st.c[j] * st.c[j];
+        }
+    }
+    for (j, &x) in chunks.remainder().iter().enumerate() {
+        let (s, e) = two_sum(st.s[j], x);
+        st.s[j] = s;
+        st.c[j] += e;
+        st.q[j] += st.c[j] * st.c[j];
+    }
+    st.m += xs.len().div_ceil(LANES) as u64;
+}
+
+/// Adds a slice to the lanes, with the best instruction set this CPU has.
+pub type LanesAdd = fn(&mut Lanes, &[f64]);
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    #[target_feature(enable = "avx512f")]
+    pub fn avx512(st: &mut super::Lanes, xs: &[f64]) {
+        super::lanes_add(st, xs);
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub fn avx2(st: &mut super::Lanes, xs: &[f64]) {
+        super::lanes_add(st, xs);
+    }
+}
+
+/// The lane kernel used in this process, chosen once.
+#[must_use]
+pub fn lanes_kernel() -> LanesAdd {
+    static CHOSEN: OnceLock<LanesAdd> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, checked just above.
+                return |st, xs| unsafe { x86::avx512(st, xs) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                return |st, xs| unsafe { x86::avx2(st, xs) };
+            }
+        }
+        lanes_add
+    })
+}
+
+/// `γ_n = n·u / (1 - n·u)`, rounded up generously (callers inflate the bound again).
+fn gamma(n: f64) -> f64 {
+    let nu = n * U;
+    if nu >= 0.5 {
+        f64::INFINITY
+    } else {
+        nu / (1.0 - nu)
+    }
+}
+
+/// Partial results of the compensated pass: the terms whose exact sum equals the data's sum up
+/// to `bound`.
+#[derive(Clone, Debug, Default)]
+pub struct Partial {
+    terms: Vec<f64>,
+    bound: f64,
+}
+
+impl Partial {
+    /// Closes a set of lanes.
+    #[must_use]
+    pub fn from_lanes(st: &Lanes) -> Self {
+        #[allow(clippy::cast_precision_loss)]
+        let m = st.m as f64;
+        let mut bound = 0.0;
+        for &q in &st.q {
+            // Σ|c_k| ≤ sqrt(m·Σc_k²); Σc_k² ≤ q·(1+γ_2m) + m·2^-1074 (underflow of the squares).
+            let sum_sq = q * (1.0 + gamma(2.0 * m)) + m * f64::from_bits(1);
+            bound += U * (m * sum_sq).sqrt();
+        }
+        let mut terms = Vec::with_capacity(2 * LANES);
+        terms.extend_from_slice(&st.s);
+        terms.extend_from_slice(&st.c);
+        Partial { terms, bound }
+    }
+
+    /// Adds another partial (terms kept, bounds added).
+    pub fn merge(&mut self, other: Partial) {
+        self.terms.extend(other.terms);
+        self.bound += other.bound;
+    }
+
+    /// The correctly rounded sum if the bound certifies it.
+    #[must_use]
+    pub fn certify(&self) -> Option<f64> {
+        // TwoSum cascade over the terms: Σ terms = sigma + Σ e exactly.
+        let (mut sigma, mut tau, mut tau_abs_bound) = (0.0f64, 0.0f64, 0.0f64);
+        for &t in &self.terms {
+            let (s, e) = two_sum(sigma, t);
+            sigma = s;
+            tau += e;
+            tau_abs_bound += tau.abs();
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let n = self.terms.len() as f64;
+        // |tau - Σe| ≤ u·Σ|tau_k| (each partial of tau rounded once); computed Σ|tau_k| is low by
+        // at most a factor (1 - γ_n); the final 1.001 covers the rounding of this very line.
+        let e_total =
+            (self.bound + U * tau_abs_bound * (1.0 + gamma(n)) + n * f64::from_bits(1)) * 1.001;
+        let (hi, lo) = two_sum(sigma, tau);
+        if !(hi.is_finite() && e_total.is_finite() && lo.is_finite()) {
+            return None;
+        }
+        let mag = hi.abs();
+        if !(1e-290..=1e300).contains(&mag) {
+            return None;
+        }
+        let bits = mag.to_bits();
+        let exp = bits >> 52;
+        // Half an ulp of hi is 2^(exp - 1076); a quarter when hi is a power of two (the gap
+        // below it is half as wide).
+        let power_of_two = bits & ((1 << 52) - 1) == 0;
+        let g = f64::from_bits((exp - if power_of_two { 54 } else { 53 }) << 52);
+        (lo.abs() + e_total < g).then_some(hi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exact::ExactSum;
+
+    fn certified(xs: &[f64]) -> Option<f64> {
+        let mut st = Lanes::default();
+        for b in xs.chunks(2048) {
+            lanes_kernel()(&mut st, b);
+        }
+        Partial::from_lanes(&st).certify()
+    }
+
+    fn exact(xs: &[f64]) -> f64 {
+        let mut t = ExactSum::new();
+        for &x in xs {
+            t.add_f64(x);
+        }
+        t.round()
+    }
+
+    fn lcg(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed;
+        move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        }
+    }
+
+    #[test]
+    fn certificate_is_never_wrong() {
+        let mut certified_count = 0;
+        for seed in 0..200u64 {
+            let mut r = lcg(seed);
+            let n = 1 + (seed as usize * 37) % 5000;
+            let spread = (seed % 7) as i32 * 50;
+            let xs: Vec<f64> = (0..n)
+                .map(|_| r() * 2f64.powi((r() * 2.0 * f64::from(spread)) as i32))
+                .collect();
+            let want = exact(&xs);
+            if let Some(got) = certified(&xs) {
+                certified_count += 1;
+                assert_eq!(got.to_bits(), want.to_bits(), "seed {seed}");
+            }
+        }
+        assert!(certified_count > 150, "only {certified_count} certified");
+    }
+
+    #[test]
+    fn hard_cases_refuse_or_are_right() {
+        let u = f64::EPSILON / 2.0;
+        let cases: Vec<Vec<f64>> = vec![
+            vec![1.0, u],
+            vec![1.0, u, 1e-300],
+            vec![1e308, 1e308, -1e308],
+            vec![1.0, 1e100, 1.0, -1e100],
+            vec![0.1; 10],
+            vec![f64::INFINITY, 1.0],
+            vec![0.0, -0.0],
+            vec![5e-324, 5e-324],
+            vec![2f64.powi(60), 1.0, -2f64.powi(60), 2f64.powi(-60)],
+        ];
+        for xs in cases {
+            if let Some(got) = certified(&xs) {
+                assert_eq!(got.to_bits(), exact(&xs).to_bits(), "{xs:?}");
+            }
+        }
+    }
+}
