@@ -33,15 +33,15 @@ use bufsum_core::layout::{Dims, Strided, StridedMut, MAX_NDIM};
 use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use smallvec::SmallVec;
 
 /// An acquired buffer export, released on drop.
 pub struct View {
     // Boxed so the address handed to the exporter never moves, whatever happens to `View`.
     raw: Box<ffi::Py_buffer>,
     // Copied out (no heap: this is the per-call path), the strides computed when not exported.
-    ndim: usize,
-    shape: [usize; MAX_NDIM],
-    strides: [isize; MAX_NDIM],
+    shape: SmallVec<[usize; 8]>,
+    strides: SmallVec<[isize; 8]>,
     dtype: Dtype,
 }
 
@@ -80,9 +80,8 @@ impl View {
         // below releases it.
         let mut view = View {
             raw,
-            ndim: 0,
-            shape: [0; MAX_NDIM],
-            strides: [0; MAX_NDIM],
+            shape: SmallVec::new(),
+            strides: SmallVec::new(),
             dtype: Dtype::native(bufsum_core::format::Elem::U8),
         };
         view.read_layout(what)?;
@@ -120,28 +119,29 @@ impl View {
         }
         if raw.shape.is_null() {
             if ndim > 0 {
-                self.shape[0] = usize::try_from(raw.len).unwrap_or(0) / itemsize.max(1);
-                self.ndim = 1;
+                self.shape
+                    .push(usize::try_from(raw.len).unwrap_or(0) / itemsize.max(1));
             }
         } else {
             // SAFETY: see above.
             let shape = unsafe { std::slice::from_raw_parts(raw.shape, ndim) };
-            for (dst, &n) in self.shape.iter_mut().zip(shape) {
-                *dst = usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape"))?;
+            for &n in shape {
+                self.shape
+                    .push(usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape"))?);
             }
-            self.ndim = ndim;
         }
         if raw.strides.is_null() {
             // No strides: C-contiguous (ctypes exports this way).
+            self.strides.resize(self.shape.len(), 0);
             let mut step = isize::try_from(itemsize).unwrap_or(0);
-            for (st, &n) in self.strides[..self.ndim].iter_mut().zip(&self.shape).rev() {
+            for (st, &n) in self.strides.iter_mut().zip(&self.shape).rev() {
                 *st = step;
                 step = step.saturating_mul(isize::try_from(n).unwrap_or(isize::MAX));
             }
         } else {
             // SAFETY: see above.
-            let strides = unsafe { std::slice::from_raw_parts(raw.strides, self.ndim) };
-            self.strides[..self.ndim].copy_from_slice(strides);
+            let strides = unsafe { std::slice::from_raw_parts(raw.strides, self.shape.len()) };
+            self.strides.extend_from_slice(strides);
         }
         Ok(())
     }
@@ -153,12 +153,12 @@ impl View {
 
     /// Logical shape, as exported.
     pub fn shape(&self) -> &[usize] {
-        &self.shape[..self.ndim]
+        &self.shape
     }
 
     /// Strides in bytes, as exported (computed for C order when the exporter gave none).
     pub fn strides(&self) -> &[isize] {
-        &self.strides[..self.ndim]
+        &self.strides
     }
 
     fn dims(&self) -> PyResult<Dims> {

@@ -96,7 +96,7 @@ impl AxisSplit {
         map_indices(n, outer, &|i| {
             // SAFETY: entry `i` starts inside the base buffer and its reduced axes stay inside it
             // (the caller's promise that `base` is this layout).
-            let sub = unsafe { base.with_layout(self.offset(i), self.inner) };
+            let sub = unsafe { base.with_layout(self.offset(i), self.inner.clone()) };
             f(&sub, inner)
         })
     }

@@ -52,6 +52,7 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 fn lanes_add(st: &mut Lanes, xs: &[f64]) {
     let mut chunks = xs.chunks_exact(LANES);
     for ch in &mut chunks {
+        #[allow(clippy::needless_range_loop)] // one index over four arrays vectorises best
         for j in 0..LANES {
             let (s, e) = two_sum(st.s[j], ch[j]);
             st.s[j] = s;

@@ -6,6 +6,8 @@
 
 use std::mem::MaybeUninit;
 
+use smallvec::SmallVec;
+
 use crate::format::Dtype;
 use crate::scalar::Scalar;
 
@@ -42,11 +44,11 @@ impl std::error::Error for LayoutError {}
 
 /// Shape and strides (in bytes) with size-1 axes dropped and mergeable axes merged, so that a
 /// contiguous buffer of any ndim becomes one axis and most strided views two at most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dims {
-    ndim: usize,
-    shape: [usize; MAX_NDIM],
-    strides: [isize; MAX_NDIM],
+    // Inline up to 4 collapsed axes: no heap and little to copy on the per-call path.
+    shape: SmallVec<[usize; 4]>,
+    strides: SmallVec<[isize; 4]>,
     len: usize,
 }
 
@@ -61,33 +63,31 @@ impl Dims {
             return Err(LayoutError::TooManyDims(shape.len()));
         }
         let mut d = Dims {
-            ndim: 0,
-            shape: [0; MAX_NDIM],
-            strides: [0; MAX_NDIM],
+            shape: SmallVec::new(),
+            strides: SmallVec::new(),
             len: 1,
         };
         for &n in shape {
             d.len = d.len.checked_mul(n).ok_or(LayoutError::TooLarge)?;
         }
         if d.len == 0 {
-            d.ndim = 1;
+            d.shape.push(0);
+            d.strides.push(0);
             return Ok(d);
         }
         for (&n, &s) in shape.iter().zip(strides) {
             if n == 1 {
                 continue;
             }
-            if d.ndim > 0 {
-                let last = d.ndim - 1;
-                if d.strides[last] == s.wrapping_mul(n as isize) {
-                    d.shape[last] *= n;
-                    d.strides[last] = s;
+            if let (Some(last_n), Some(last_s)) = (d.shape.last_mut(), d.strides.last_mut()) {
+                if *last_s == s.wrapping_mul(n as isize) {
+                    *last_n *= n;
+                    *last_s = s;
                     continue;
                 }
             }
-            d.shape[d.ndim] = n;
-            d.strides[d.ndim] = s;
-            d.ndim += 1;
+            d.shape.push(n);
+            d.strides.push(s);
         }
         Ok(d)
     }
@@ -106,19 +106,19 @@ impl Dims {
     /// Collapsed shape.
     #[must_use]
     pub fn shape(&self) -> &[usize] {
-        &self.shape[..self.ndim]
+        &self.shape
     }
 
     /// Collapsed strides, in bytes.
     #[must_use]
     pub fn strides(&self) -> &[isize] {
-        &self.strides[..self.ndim]
+        &self.strides
     }
 
     /// Whether consecutive logical elements are `itemsize` bytes apart in increasing order.
     #[must_use]
     pub fn is_contiguous(&self, itemsize: usize) -> bool {
-        match self.ndim {
+        match self.shape.len() {
             0 => true,
             1 => self.shape[0] <= 1 || self.strides[0] == itemsize as isize,
             _ => false,
@@ -138,14 +138,14 @@ impl Dims {
         if count == 0 {
             return;
         }
-        let nd = self.ndim;
+        let nd = self.shape.len();
         if nd == 0 {
             f(0, 0, 0, 1);
             return;
         }
-        let shape = &self.shape[..nd];
-        let strides = &self.strides[..nd];
-        let mut index = [0usize; MAX_NDIM];
+        let shape = &self.shape[..];
+        let strides = &self.strides[..];
+        let mut index: SmallVec<[usize; 4]> = smallvec::smallvec![0; nd];
         let mut rem = start;
         for ax in (0..nd).rev() {
             index[ax] = rem % shape[ax];
@@ -188,7 +188,7 @@ impl Dims {
 }
 
 /// Read access to `len` elements of one [`Dtype`] laid out by [`Dims`] from a base pointer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Strided {
     ptr: *const u8,
     dims: Dims,
@@ -401,7 +401,7 @@ impl StridedMut {
     pub fn as_strided(&self) -> Strided {
         Strided {
             ptr: self.ptr,
-            dims: self.dims,
+            dims: self.dims.clone(),
             dtype: self.dtype,
         }
     }

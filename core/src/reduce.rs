@@ -6,7 +6,7 @@ use crate::certified::{lanes_kernel, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
 use crate::float::{block_kernel, Pairwise};
 use crate::format::Elem;
-use crate::layout::{block_count, Scratch, Strided};
+use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
 use crate::scalar::{Bool8, Complex, Float, Int};
 
@@ -112,6 +112,12 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
         return Total::Float(0.0);
     }
     let (_, kernel) = block_kernel();
+    if a.len() <= BLOCK {
+        // One block: its kernel total is the whole canonical tree (and the short-call path).
+        let mut total = 0.0;
+        f64_blocks::<T>(a, 0, 1, |b| total = kernel(b));
+        return Total::Float(total);
+    }
     Total::Float(tree_reduce(
         block_count(a.len()),
         threads,
