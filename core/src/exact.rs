@@ -316,6 +316,15 @@ fn pow2(e: i64) -> f64 {
     }
 }
 
+#[inline]
+fn flush_bin(bins: &mut [u64; 4096], idx: usize, total: &mut ExactSum) {
+    let v = bins[idx];
+    if v != 0 {
+        total.add_bin(idx & 0x800 != 0, (idx & 0x7ff) as u32, v);
+        bins[idx] = 0;
+    }
+}
+
 /// Bins of mantissa sums, one per sign and biased exponent: one integer add per element.
 /// A block of at most [`crate::layout::BLOCK`] = 2048 elements is added and flushed at once, so
 /// that a bin (2048 mantissas below 2^53) never overflows.
@@ -368,12 +377,22 @@ impl BinAcc {
             bins[0xfff] = 0;
             hi = 0x7fe;
         }
-        for exp in lo..=hi {
-            for (negative, idx) in [(false, exp as usize), (true, 0x800 | exp as usize)] {
-                let v = bins[idx];
-                if v != 0 {
-                    total.add_bin(negative, exp, v);
-                    bins[idx] = 0;
+        if lo > hi {
+            return;
+        }
+        if 2 * (hi - lo + 1) as usize <= xs.len() {
+            // Narrow exponent range: visit the range's bins.
+            for exp in lo..=hi {
+                for idx in [exp as usize, 0x800 | exp as usize] {
+                    flush_bin(bins, idx, total);
+                }
+            }
+        } else {
+            // Wide range: visit only the bins the elements used.
+            for &x in xs {
+                let idx = (x.to_bits() >> 52) as usize;
+                if idx & 0x7ff != 0x7ff {
+                    flush_bin(bins, idx, total);
                 }
             }
         }

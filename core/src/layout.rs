@@ -9,6 +9,7 @@ use std::mem::MaybeUninit;
 use smallvec::SmallVec;
 
 use crate::format::Dtype;
+use crate::kernels;
 use crate::scalar::Scalar;
 
 /// Elements per canonical block. Every reduction sees the logical sequence cut at multiples of
@@ -258,52 +259,59 @@ impl Strided {
         Some(unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len()) })
     }
 
-    /// Copies logical elements `start .. start + out.len()` into `out`, converting each with
-    /// `conv` after reading it as a native `T` (byte-swapped if the buffer's order is foreign).
+    /// Copies logical elements `start .. start + out.len()` into `out` as native values
+    /// (byte-swapped if the buffer's order is foreign).
     ///
     /// # Panics
-    /// If the range exceeds the buffer (a bug in the caller).
-    pub fn gather<T: Scalar, U: Copy>(&self, start: usize, out: &mut [U], conv: impl Fn(T) -> U) {
-        // SAFETY: `MaybeUninit<U>` has `U`'s layout, and `gather_uninit` only writes valid `U`s.
-        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [MaybeUninit<U>]) };
-        self.gather_uninit(start, out, conv);
+    /// If the range exceeds the buffer or `T` is not of the element size (bugs in the caller).
+    pub fn gather<T: Scalar>(&self, start: usize, out: &mut [T]) {
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout, and `gather_uninit` only writes valid `T`s.
+        let out = unsafe { &mut *(std::ptr::from_mut(out) as *mut [MaybeUninit<T>]) };
+        self.gather_uninit(start, out);
     }
 
-    /// As [`Strided::gather`], into uninitialised slots; every slot of `out` is written.
-    fn gather_uninit<T: Scalar, U>(
+    /// As [`Strided::gather`], into uninitialised slots: every slot is written, then returned.
+    fn gather_uninit<'s, T: Scalar>(
         &self,
         start: usize,
-        out: &mut [MaybeUninit<U>],
-        conv: impl Fn(T) -> U,
-    ) {
+        out: &'s mut [MaybeUninit<T>],
+    ) -> &'s mut [T] {
         assert!(start + out.len() <= self.len(), "gather out of range");
         assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
-        if self.dtype.swap {
-            self.gather_raw(start, out, |x: T| conv(x.swap_bytes()));
-        } else {
-            self.gather_raw(start, out, conv);
-        }
-    }
-
-    #[inline]
-    fn gather_raw<T: Scalar, U>(
-        &self,
-        start: usize,
-        out: &mut [MaybeUninit<U>],
-        conv: impl Fn(T) -> U,
-    ) {
+        let size = std::mem::size_of::<T>() as isize;
         // The runs cover `0..out.len()` exactly once, in order.
         self.dims
             .for_each_run(start, out.len(), |offset, stride, at, len| {
                 // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
                 let p = unsafe { self.ptr.offset(offset) };
-                for (k, o) in out[at..at + len].iter_mut().enumerate() {
-                    // SAFETY: element `k < len` of a run that stays inside its axis.
-                    o.write(conv(unsafe {
-                        p.offset(k as isize * stride).cast::<T>().read_unaligned()
-                    }));
+                let dst = &mut out[at..at + len];
+                // SAFETY (all arms): the run of `len` elements `stride` bytes apart stays inside its
+                // axis, so inside the buffer; `dst` is `len` slots of `T`.
+                unsafe {
+                    match (stride % size == 0).then_some(stride / size) {
+                        Some(1) => std::ptr::copy_nonoverlapping(
+                            p,
+                            dst.as_mut_ptr().cast::<u8>(),
+                            len * size as usize,
+                        ),
+                        Some(2) => kernels::copy_step::<T, 2>(p, dst),
+                        Some(3) => kernels::copy_step::<T, 3>(p, dst),
+                        Some(4) => kernels::copy_step::<T, 4>(p, dst),
+                        Some(-1) => kernels::copy_step::<T, -1>(p, dst),
+                        _ => {
+                            for (k, o) in dst.iter_mut().enumerate() {
+                                o.write(p.offset(k as isize * stride).cast::<T>().read_unaligned());
+                            }
+                        }
+                    }
                 }
             });
+        // SAFETY: every slot was written above.
+        let vals = unsafe { &mut *(std::ptr::from_mut(out) as *mut [T]) };
+        if self.dtype.swap {
+            kernels::swap_all(vals);
+        }
+        vals
     }
 
     /// Calls `f` on each canonical block of logical elements `lo_block*BLOCK ..` up to
@@ -328,10 +336,7 @@ impl Strided {
         let mut scratch = Scratch::<T>::new();
         while start < end {
             let stop = (start + BLOCK).min(end);
-            let slots = &mut scratch.slots[..stop - start];
-            self.gather_uninit(start, slots, |x: T| x);
-            // SAFETY: `gather_uninit` wrote every slot of `slots`.
-            f(unsafe { assume_init(slots) });
+            f(self.gather_uninit(start, &mut scratch.slots[..stop - start]));
             start = stop;
         }
     }
@@ -569,14 +574,14 @@ mod tests {
             Dtype::native(Elem::F64),
         );
         let mut out = vec![0.0; 24];
-        s.gather(0, &mut out, |x: f64| x);
+        s.gather(0, &mut out);
         let expect: Vec<f64> = (0..6)
             .flat_map(|i| (0..4).map(move |j| (23 - i - 6 * j) as f64))
             .collect();
         assert_eq!(out, expect);
         // Any start inside gives the same elements.
         let mut part = vec![0.0; 7];
-        s.gather(9, &mut part, |x: f64| x);
+        s.gather(9, &mut part);
         assert_eq!(part, expect[9..16]);
         // Big-endian storage, one byte off alignment.
         let mut be = vec![0u8];
@@ -588,7 +593,7 @@ mod tests {
         let s = strided(&be, 1, &[24], &[8], dt);
         assert!(s.as_slice::<f64>().is_none());
         let mut out = vec![0.0; 24];
-        s.gather(0, &mut out, |x: f64| x);
+        s.gather(0, &mut out);
         assert_eq!(out, vals);
     }
 

@@ -10,6 +10,8 @@
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
 //! - [`axis`]: reductions along chosen axes.
 //! - [`cumsum`]: running totals written into a destination buffer.
+//! - [`kernels`]: the gather path's copy and byte-swap loops, per instruction set.
+//! - [`simd`]: runtime choice of AVX-512 / AVX2 / portable code for whole loops.
 //! - [`parallel`]: the thread pools and the tree-shaped split shared by all reductions.
 
 pub mod axis;
@@ -18,7 +20,9 @@ pub mod cumsum;
 pub mod exact;
 pub mod float;
 pub mod format;
+pub mod kernels;
 pub mod layout;
 pub mod parallel;
 pub mod reduce;
 pub mod scalar;
+pub mod simd;
