@@ -279,13 +279,14 @@ impl Strided {
         assert!(start + out.len() <= self.len(), "gather out of range");
         assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
         let size = std::mem::size_of::<T>() as isize;
+        let base = self.ptr;
         // The runs cover `0..out.len()` exactly once, in order.
         self.dims
             .for_each_run(start, out.len(), |offset, stride, at, len| {
                 // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
-                let p = unsafe { self.ptr.offset(offset) };
+                let p = unsafe { base.offset(offset) };
                 let dst = &mut out[at..at + len];
-                // SAFETY (all arms): the run of `len` elements `stride` bytes apart stays inside its
+                // SAFETY: (all arms) the run of `len` elements `stride` bytes apart stays inside its
                 // axis, so inside the buffer; `dst` is `len` slots of `T`.
                 unsafe {
                     match (stride % size == 0).then_some(stride / size) {
