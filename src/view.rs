@@ -74,6 +74,16 @@ impl View {
                 e.set_cause(obj.py(), Some(err));
                 return Err(e);
             }
+            if err.is_instance_of::<PyValueError>(obj.py()) {
+                // E.g. NumPy datetime arrays: a type the exporter cannot describe as a buffer.
+                let e = PyTypeError::new_err(format!(
+                    "{what}: '{}' could not export a buffer ({err}); accepted are buffers of {}",
+                    type_name(obj),
+                    bufsum_core::format::ACCEPTED
+                ));
+                e.set_cause(obj.py(), Some(err));
+                return Err(e);
+            }
             return Err(err);
         }
         // From here on `raw` holds an export: build the `View` first so that every early return

@@ -161,6 +161,12 @@ def test_unsupported_formats_raise_typeerror_naming_format(obj: object) -> None:
     assert "accepted" in str(ei.value)
 
 
+def test_exporters_that_cannot_describe_their_type_raise_typeerror() -> None:
+    for dt in ["M8[s]", "m8[s]"]:
+        with pytest.raises(TypeError, match="buffer"):
+            bufsum.sum(np.zeros(2, dt))
+
+
 @pytest.mark.parametrize("obj", [[1.0, 2.0], (1, 2), 3.0, 5, "abc", None, {1: 2}, range(3)])
 def test_non_buffers_raise_typeerror_naming_type(obj: object) -> None:
     for f in (bufsum.sum, bufsum.fsum, bufsum.cumsum):
