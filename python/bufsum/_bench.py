@@ -59,15 +59,15 @@ def xsum_large(a: Any) -> float:
 
 
 def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> int:
-    sizes = [10, 1_000, 100_000, 1_000_000] + ([] if quick else [10_000_000])
+    sizes = [1, 10, 1_000, 100_000, 1_000_000] + ([] if quick else [10_000_000])
     budget = 0.05 if quick else 0.2
     rows: list[dict[str, Any]] = []
     cases: list[tuple[int, bool]] = [(n, False) for n in sizes] + [(sizes[-1], True)]
     for size, strided in cases:
         a = data(2 * size)[::2] if strided else data(size)
-        row: dict[str, Any] = {"case": f"a[::2], n={size:.0e}" if strided else f"n={size:.0e}", "n": size}
-        # threads=None is one thread below 4 MiB; pinned to 1 above so every row is one core.
-        one = {"threads": 1} if size * 8 >= 4 << 20 else {}
+        row: dict[str, Any] = {"case": f"a[::2], n={size:.0e}" if strided else f"n={size:.0e}" if size > 1 else "n=1", "n": size}
+        # threads=None is one thread below 8 MiB; pinned to 1 above so every row is one core.
+        one = {"threads": 1} if size * 8 >= 8 << 20 else {}
         row["sum"] = best_time(_bufsum.sum, a, budget=budget, **one)
         row["fsum"] = best_time(_bufsum.fsum, a, budget=budget, **one)
         if np is not None:
@@ -146,9 +146,9 @@ def print_table(result: dict[str, Any]) -> None:
         for _, a, b in ratios:
             line += f"{r[a] / r[b]:>16.3f}" if a in r and b in r else f"{'-':>16}"
         print(line)
-    tiny = next((r for r in rows if r["n"] == 10), None)
+    tiny = next((r for r in rows if r["n"] == 1), None)
     if tiny and "numpy.sum" in tiny:
-        print(f"\nper-call time, 10 elements: bufsum.sum {tiny['sum'] * 1e9:.0f} ns, numpy.sum {tiny['numpy.sum'] * 1e9:.0f} ns")
+        print(f"\nper-call time, 1 element: bufsum.sum {tiny['sum'] * 1e9:.0f} ns, numpy.sum {tiny['numpy.sum'] * 1e9:.0f} ns")
     print()
     for k, v in result.items():
         if k not in ("rows", "kernel"):
