@@ -287,7 +287,7 @@ fn cumsum(
             src.len()
         )));
     }
-    if overlap(&src, &dst.as_strided()) == Overlap::Partial {
+    if overlap(&src, dst.as_strided()) == Overlap::Partial {
         return Err(PyValueError::new_err(
             "bufsum.cumsum(): out partly overlaps data; pass data itself (in place) or separate memory",
         ));

@@ -26,7 +26,7 @@ pub fn cumsum(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
     if src.len() != dst.len() {
         return Err(CumsumError::Mismatch);
     }
-    match (src.dtype().kind(), dst.dtype().elem) {
+    match (src.dtype().kind(), dst.as_strided().dtype().elem) {
         (Kind::Float, Elem::F64) => {
             match src.dtype().elem {
                 Elem::F16 => float_cumsum::<f16>(src, dst),

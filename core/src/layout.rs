@@ -362,9 +362,8 @@ impl Strided {
 /// reductions given `out`.
 #[derive(Debug)]
 pub struct StridedMut {
-    ptr: *mut u8,
-    dims: Dims,
-    dtype: Dtype,
+    // The same layout as a read view; the pointer was writable when given to `new`.
+    view: Strided,
 }
 
 // SAFETY: a pointer plus arithmetic; the constructor obliges the creator to keep every element
@@ -379,37 +378,29 @@ impl StridedMut {
     /// is a `write_unaligned` of a plain-old-data type.
     #[must_use]
     pub unsafe fn new(ptr: *mut u8, dims: Dims, dtype: Dtype) -> Self {
-        StridedMut { ptr, dims, dtype }
+        StridedMut {
+            view: Strided {
+                ptr: ptr.cast_const(),
+                dims,
+                dtype,
+            },
+        }
     }
 
+    /// The same memory, for reading (its dtype, dims and length are the writer's too).
     #[must_use]
-    pub fn dtype(&self) -> Dtype {
-        self.dtype
-    }
-
-    #[must_use]
-    pub fn dims(&self) -> &Dims {
-        &self.dims
+    pub fn as_strided(&self) -> &Strided {
+        &self.view
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.dims.len
+        self.view.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.dims.is_empty()
-    }
-
-    /// The same memory, for reading.
-    #[must_use]
-    pub fn as_strided(&self) -> Strided {
-        Strided {
-            ptr: self.ptr,
-            dims: self.dims.clone(),
-            dtype: self.dtype,
-        }
+        self.view.is_empty()
     }
 
     /// Writes `vals` to logical elements `start ..`, byte-swapped if the buffer's order is
@@ -419,10 +410,12 @@ impl StridedMut {
     /// If the range exceeds the buffer or `T` is not of the element size (bugs in the caller).
     pub fn scatter<T: Scalar>(&mut self, start: usize, vals: &[T]) {
         assert!(start + vals.len() <= self.len(), "scatter out of range");
-        assert_eq!(std::mem::size_of::<T>(), self.dtype.size());
-        let swap = self.dtype.swap;
-        let base = self.ptr;
-        self.dims
+        assert_eq!(std::mem::size_of::<T>(), self.view.dtype.size());
+        let swap = self.view.dtype.swap;
+        // Writable by the contract of `new`; only ever written through raw pointers.
+        let base = self.view.ptr.cast_mut();
+        self.view
+            .dims
             .for_each_run(start, vals.len(), |offset, stride, at, len| {
                 // SAFETY: `offset` addresses an element inside the buffer (contract of `new`).
                 let p = unsafe { base.offset(offset) };
