@@ -249,3 +249,30 @@ def test_gil_released_during_long_sum() -> None:
     x = np.broadcast_to(np.float64(1.0), (200_000_000,))
     assert gil_released_during(lambda: bufsum.sum(x, threads=1))
     assert gil_released_during(lambda: bufsum.fsum(x, threads=1))
+
+
+def test_env_thread_count_does_not_change_bits() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, bufsum; a = np.random.default_rng(3).standard_normal(3_000_000);"
+        "print(bufsum.sum(a).hex(), bufsum.fsum(a).hex())"
+    )
+    outs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "BUFSUM_NUM_THREADS": n}).stdout
+        for n in ["1", "2", "5"]
+    }
+    assert len(outs) == 1
+
+
+def test_many_python_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal(int(n)) for n in rng.integers(1, 300_000, 32)]
+    want = [(f64_bits(bufsum.sum(a)), bufsum.fsum(a)) for a in arrays]
+    with ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(lambda a: (f64_bits(bufsum.sum(a, threads=2)), bufsum.fsum(a)), arrays * 4))
+    assert got == want * 4
