@@ -6,6 +6,7 @@ use crate::certified::{lanes_kernel, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
 use crate::float::{block_kernel, block_kernel_step2, Pairwise};
 use crate::format::{Dtype, Elem};
+use crate::kernels::{int_block_sum, widen};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
 use crate::scalar::{Bool8, Complex, Float, Int};
@@ -64,7 +65,7 @@ fn int_sum<T: Int>(a: &Strided, threads: usize) -> i128 {
         threads,
         &|lo, hi| {
             let mut t = 0i128;
-            a.for_each_block::<T>(lo, hi, |b| t += T::block_sum(b));
+            a.for_each_block::<T>(lo, hi, |b| t += int_block_sum(b));
             t
         },
         &|x, y| x + y,
@@ -90,7 +91,7 @@ fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
 /// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
 pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
     let mut wide = Scratch::new();
-    a.for_each_block::<T>(lo, hi, |b| f(T::widen(b, &mut wide)));
+    a.for_each_block::<T>(lo, hi, |b| f(widen(b, &mut wide)));
 }
 
 /// Calls `f` with the real and imaginary parts of each canonical block, widened to f64.

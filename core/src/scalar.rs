@@ -149,8 +149,11 @@ impl Int for Bool8 {
 impl Int for u64 {
     #[inline]
     fn block_sum(xs: &[Self]) -> i128 {
-        let lo: u64 = xs.iter().map(|&x| x & 0xffff_ffff).sum();
-        let hi: u64 = xs.iter().map(|&x| x >> 32).sum();
+        let (mut lo, mut hi) = (0u64, 0u64);
+        for &x in xs {
+            lo += x & 0xffff_ffff;
+            hi += x >> 32;
+        }
         (i128::from(hi) << 32) + i128::from(lo)
     }
     #[inline(always)]
@@ -162,9 +165,13 @@ impl Int for u64 {
 impl Int for i64 {
     #[inline]
     fn block_sum(xs: &[Self]) -> i128 {
-        #[allow(clippy::cast_sign_loss)]
-        let lo: u64 = xs.iter().map(|&x| x as u64 & 0xffff_ffff).sum();
-        let hi: i64 = xs.iter().map(|&x| x >> 32).sum();
+        let (mut lo, mut hi) = (0u64, 0i64);
+        for &x in xs {
+            #[allow(clippy::cast_sign_loss)]
+            let low = x as u64 & 0xffff_ffff;
+            lo += low;
+            hi += x >> 32;
+        }
         (i128::from(hi) << 32) + i128::from(lo)
     }
     #[inline(always)]

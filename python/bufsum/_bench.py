@@ -78,6 +78,8 @@ def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> 
             row["math.fsum"] = best_time(math.fsum, list(a), budget=budget)
         rows.append(row)
     extra = threads_and_memory(quick, budget)
+    if np is not None:
+        extra["formats"] = formats(budget)
     result = {"kernel": _bufsum._kernel(), "rows": rows, **extra}
     if as_json:
         print(json.dumps(result, indent=1))
@@ -86,6 +88,18 @@ def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> 
     if plot:
         draw(rows, plot)
     return 0
+
+
+def formats(budget: float) -> dict[str, float]:
+    """bufsum.sum / numpy.sum time on 10^6 elements of other formats (numpy wraps integers and
+    accumulates float32 in float32; bufsum is exact for integers and widens floats to float64)."""
+    out: dict[str, float] = {}
+    base = np.random.default_rng(7).standard_normal(1_000_000) * 100
+    with np.errstate(over="ignore"):
+        for dt in ["int64", "int32", "uint8", "float32", "float16", ">f8", "complex128"]:
+            a = base.astype(dt) if dt != "complex128" else base + 1j * base[::-1]
+            out[dt] = best_time(_bufsum.sum, a, budget=budget) / best_time(np.sum, a, budget=budget)
+    return out
 
 
 def threads_and_memory(quick: bool, budget: float) -> dict[str, Any]:
@@ -100,7 +114,7 @@ def threads_and_memory(quick: bool, budget: float) -> dict[str, Any]:
 
     # GIL release: two Python threads each running calls concurrently vs the same calls in turn.
     arrays = [data(1_000_000), data(1_000_001)]
-    calls = 20 if quick else 100
+    calls = 50 if quick else 100
 
     def work(x: Any) -> None:
         for _ in range(calls):
@@ -151,7 +165,9 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"\nper-call time, 1 element: bufsum.sum {tiny['sum'] * 1e9:.0f} ns, numpy.sum {tiny['numpy.sum'] * 1e9:.0f} ns")
     print()
     for k, v in result.items():
-        if k not in ("rows", "kernel"):
+        if k == "formats":
+            print("sum / numpy.sum time, 10^6 elements: " + ", ".join(f"{d} {r:.2f}" for d, r in v.items()))
+        elif k not in ("rows", "kernel"):
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
     sys.stdout.flush()
 
