@@ -11,7 +11,7 @@ use pyo3::types::{IntoPyDict, PyBytes, PyFloat, PyInt, PyTuple};
 
 use crate::args::Threads;
 use crate::detach_if_large;
-use crate::view::{is_buffer, wrong_type, View};
+use crate::view::{is_buffer, wrong_type, Slot, View};
 
 #[derive(Clone, Default)]
 struct State {
@@ -68,7 +68,8 @@ impl Accumulator {
                 x,
             ));
         }
-        let view = View::new(x, false, "Accumulator.add() argument")?;
+        let mut slot = Slot::new();
+        let view = View::new(x, false, "Accumulator.add() argument", &mut slot)?;
         if view.dtype().kind() == Kind::Complex {
             return Err(PyTypeError::new_err("Accumulator.add(): complex buffers are not supported; add the real and imaginary parts to two accumulators"));
         }

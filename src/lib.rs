@@ -21,7 +21,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::args::{parse_axis, Threads};
 use crate::result_array::ResultArray;
-use crate::view::View;
+use crate::view::{Slot, View};
 
 /// Inputs smaller than this are summed without releasing the GIL: below ~1 µs of work the
 /// release and re-acquisition (two atomic handshakes, and a possible wait for the GIL) cost more
@@ -81,7 +81,8 @@ fn reduce_call(
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let threads = Threads::parse(threads)?;
-    let view = View::new(data, false, op.arg("data"))?;
+    let mut slot = Slot::new();
+    let view = View::new(data, false, op.arg("data"), &mut slot)?;
     let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
     let whole = view.strided()?;
@@ -116,9 +117,10 @@ fn reduce_call(
     } else {
         split.kept_shape.clone()
     };
+    let mut out_slot = Slot::new();
     let out_view = match out {
         Some(o) => {
-            let v = View::new(o, true, op.arg("out"))?;
+            let v = View::new(o, true, op.arg("out"), &mut out_slot)?;
             check_out(&v, &result_shape, int_out, op)?;
             Some(v)
         }
@@ -249,7 +251,8 @@ fn cumsum(
     data: &Bound<'_, PyAny>,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let view = View::new(data, false, "bufsum.cumsum() argument 'data'")?;
+    let mut slot = Slot::new();
+    let view = View::new(data, false, "bufsum.cumsum() argument 'data'", &mut slot)?;
     let src = view.strided()?;
     let (typecode, want) = match src.dtype().kind() {
         Kind::Float => ("d", Elem::F64),
@@ -267,7 +270,13 @@ fn cumsum(
                 .call1((src.len() * 8,))?,
         ))?,
     };
-    let out_view = View::new(&target, true, "bufsum.cumsum() argument 'out'")?;
+    let mut out_slot = Slot::new();
+    let out_view = View::new(
+        &target,
+        true,
+        "bufsum.cumsum() argument 'out'",
+        &mut out_slot,
+    )?;
     if out_view.dtype().elem != want {
         return Err(PyTypeError::new_err(format!(
             "bufsum.cumsum(): out must have format '{typecode}' ({}) for this input, got {:?}",

@@ -2,8 +2,8 @@
 //!
 //! # The safety story (reads and writes without the GIL)
 //!
-//! [`View::new`] calls `PyObject_GetBuffer` and keeps the filled `Py_buffer` until [`View`] is
-//! dropped, which calls `PyBuffer_Release`; every path (success, error, panic unwinding) drops
+//! [`View::new`] calls `PyObject_GetBuffer` and keeps the filled `Py_buffer` (in a [`Slot`] on
+//! the caller's stack that cannot move meanwhile) until [`View`] is dropped, which calls `PyBuffer_Release`; every path (success, error, panic unwinding) drops
 //! it, and only while attached to the interpreter, because `View` is not `Send` and so cannot
 //! enter a `py.detach` closure.
 //!
@@ -27,6 +27,7 @@
 //! under the same contract, as do NumPy's ufuncs.
 
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 
 use bufsum_core::format::{parse, Dtype};
 use bufsum_core::layout::{Dims, Strided, StridedMut, MAX_NDIM};
@@ -35,10 +36,20 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
+/// Storage for one `Py_buffer`, on the caller's stack. An exporter may rely on the address it
+/// filled staying put until the release, so a [`View`] borrows its slot mutably for its whole
+/// life: the slot cannot move meanwhile, and no heap allocation is made per call.
+pub struct Slot(MaybeUninit<ffi::Py_buffer>);
+
+impl Slot {
+    pub fn new() -> Self {
+        Slot(MaybeUninit::zeroed())
+    }
+}
+
 /// An acquired buffer export, released on drop.
-pub struct View {
-    // Boxed so the address handed to the exporter never moves, whatever happens to `View`.
-    raw: Box<ffi::Py_buffer>,
+pub struct View<'s> {
+    raw: &'s mut ffi::Py_buffer,
     // Copied out (no heap: this is the per-call path), the strides computed when not exported.
     shape: SmallVec<[usize; 8]>,
     strides: SmallVec<[isize; 8]>,
@@ -49,11 +60,16 @@ const ACCEPTED_OBJECTS: &str =
     "an object supporting the buffer protocol (bytes, bytearray, memoryview, array.array, \
      numpy.ndarray, ctypes array, mmap, ...)";
 
-impl View {
+impl<'s> View<'s> {
     /// Acquires `obj`'s buffer (writable if asked), parses its format and layout.
     ///
     /// `what` names the argument in errors, e.g. `"bufsum.sum() argument 'data'"`.
-    pub fn new(obj: &Bound<'_, PyAny>, writable: bool, what: &str) -> PyResult<View> {
+    pub fn new(
+        obj: &Bound<'_, PyAny>,
+        writable: bool,
+        what: &str,
+        slot: &'s mut Slot,
+    ) -> PyResult<View<'s>> {
         // SAFETY: `obj` is a valid object and we are attached (we hold a `Bound`).
         if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 0 {
             return Err(wrong_type(what, ACCEPTED_OBJECTS, obj));
@@ -61,10 +77,12 @@ impl View {
         // INDIRECT asks for everything, so that exporters with suboffsets export and we can
         // refuse them by name rather than have them fail with a vaguer error.
         let flags = ffi::PyBUF_FULL_RO | if writable { ffi::PyBUF_WRITABLE } else { 0 };
-        // SAFETY: `Py_buffer` is a plain C struct for which all-zero is a valid "empty" value.
-        let mut raw: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
-        // SAFETY: attached; `raw` points to writable storage for one `Py_buffer`.
-        if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &raw mut *raw, flags) } != 0 {
+        slot.0 = MaybeUninit::zeroed();
+        // SAFETY: `Py_buffer` is a plain C struct (integers and raw pointers) for which all-zero
+        // is a valid value.
+        let raw: &'s mut ffi::Py_buffer = unsafe { slot.0.assume_init_mut() };
+        // SAFETY: attached; `raw` is writable storage for one `Py_buffer`.
+        if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), std::ptr::from_mut(raw), flags) } != 0 {
             let err = PyErr::fetch(obj.py());
             if writable {
                 let e = PyBufferError::new_err(format!(
@@ -197,12 +215,13 @@ impl View {
     }
 }
 
-impl Drop for View {
+impl Drop for View<'_> {
     fn drop(&mut self) {
         // SAFETY: `raw` holds a successful export (a `View` exists only after
-        // `PyObject_GetBuffer` succeeded) and is released exactly once, here. `View` is not
+        // `PyObject_GetBuffer` succeeded), at the address the exporter filled (the slot is
+        // borrowed, so it did not move), and is released exactly once, here. `View` is not
         // `Send`, so this runs on a thread attached to the interpreter.
-        unsafe { ffi::PyBuffer_Release(&raw mut *self.raw) };
+        unsafe { ffi::PyBuffer_Release(std::ptr::from_mut(self.raw)) };
     }
 }
 
