@@ -88,3 +88,38 @@ def test_axis_type_errors() -> None:
     for axis in [1.0, "0", [0]]:
         with pytest.raises(TypeError, match="axis"):
             bufsum.sum(np.zeros((2, 3)), axis=axis)  # type: ignore[call-overload]
+
+
+# --- property test: every entry is the reduction of its own slice ------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_exact import arrays  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(), st.data())
+def test_property_axis_entries_equal_slice_reductions(pair: tuple[np.ndarray, np.ndarray], data: st.DataObject) -> None:
+    view, native = pair
+    if native.dtype.kind == "c" or view.ndim == 0:
+        return
+    axes = tuple(sorted(data.draw(st.sets(st.integers(0, view.ndim - 1), min_size=1))))
+    kept = [ax for ax in range(view.ndim) if ax not in axes]
+    moved = np.moveaxis(native, kept, list(range(len(kept))))
+    reduced_len = int(np.prod([view.shape[ax] for ax in axes]))
+    flat = moved.reshape(moved.shape[: len(kept)] + (reduced_len,))
+    s = np.asarray(bufsum.sum(view, axis=axes)) if native.dtype.kind == "f" else None
+    f = np.asarray(bufsum.fsum(view, axis=axes))
+    exact = [sum(int(v) for v in flat[idx].tolist()) for idx in np.ndindex(*flat.shape[:-1])] if s is None else []
+    if s is None:
+        if all(-(2**63) <= v < 2**63 for v in exact):
+            q = np.asarray(bufsum.sum(view, axis=axes))
+            assert q.dtype == np.int64 and q.ravel().tolist() == exact
+        else:
+            with pytest.raises(OverflowError):
+                bufsum.sum(view, axis=axes)
+    for idx in np.ndindex(*flat.shape[:-1]):
+        piece = np.ascontiguousarray(flat[idx])
+        assert f64_bits(float(f[idx])) == f64_bits(bufsum.fsum(piece))
+        if s is not None:
+            assert f64_bits(float(s[idx])) == f64_bits(bufsum.sum(piece))

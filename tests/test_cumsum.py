@@ -136,3 +136,44 @@ def test_gil_released_during_long_cumsum() -> None:
     out = np.empty(x.shape)
     assert gil_released_during(lambda: bufsum.cumsum(x, out=out))
     assert out[-1] == 60_000_000.0
+
+
+# --- property tests over formats x shapes x strides x byte orders x alignments -------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_exact import arrays  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(), st.sampled_from(["<f8", ">f8", "<i8", ">i8"]), st.booleans())
+def test_property_cumsum_any_layout(pair: tuple[np.ndarray, np.ndarray], out_dt: str, reverse_out: bool) -> None:
+    view, native = pair
+    kind = native.dtype.kind
+    if kind == "c":
+        with pytest.raises(TypeError):
+            bufsum.cumsum(view)
+        return
+    flat = native.ravel()
+    if kind == "f":
+        want = np.cumsum(flat, dtype=np.float64)
+    else:
+        acc = list(itertools.accumulate(int(v) for v in flat.tolist()))
+        if any(not -(2**63) <= v < 2**63 for v in acc):
+            with pytest.raises(OverflowError):
+                bufsum.cumsum(view)
+            return
+        want = np.array(acc, dtype=np.int64)
+    got = np.asarray(bufsum.cumsum(view))
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64)) if kind == "f" else np.array_equal(got, want)
+    fits = (out_dt[1] == "f") == (kind == "f")
+    out = np.full(flat.size, 7, dtype=out_dt)
+    target = out[::-1] if reverse_out else out
+    if not fits:
+        before = out.tobytes()
+        with pytest.raises(TypeError):
+            bufsum.cumsum(view, out=target)
+        assert out.tobytes() == before
+        return
+    assert bufsum.cumsum(view, out=target) is target
+    assert np.array_equal(np.asarray(target, dtype=want.dtype), want)
