@@ -217,6 +217,29 @@ fn complex_fsum<T: Float>(a: &Strided, threads: usize) -> Total
 where
     Complex<T>: crate::scalar::Scalar,
 {
+    if a.len() >= CERTIFY_MIN_LEN {
+        let kernel = lanes_kernel();
+        let (re, im) = tree_reduce(
+            block_count(a.len()),
+            threads,
+            &|lo, hi| {
+                let (mut lr, mut li) = (Lanes::default(), Lanes::default());
+                complex_blocks::<T>(a, lo, hi, |r, i| {
+                    kernel(&mut lr, r);
+                    kernel(&mut li, i);
+                });
+                (Partial::from_lanes(&lr), Partial::from_lanes(&li))
+            },
+            &|mut x, y| {
+                x.0.merge(y.0);
+                x.1.merge(y.1);
+                x
+            },
+        );
+        if let (Some(re), Some(im)) = (re.certify(), im.certify()) {
+            return Total::Complex(re, im);
+        }
+    }
     let (re, im) = tree_reduce(
         block_count(a.len()),
         threads,
