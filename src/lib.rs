@@ -131,10 +131,10 @@ fn reduce_call(
     let values: Result<Vec<u64>, ()> = detach_if_large(py, &whole, || {
         // SAFETY: `split` was made from this view's own shape and strides.
         let totals = unsafe {
-            split.map(&whole, n, &|sub, t| match op {
-                Op::Sum => reduce::sum(sub, t),
-                Op::Fsum => reduce::fsum(sub, t),
-            })
+            match op {
+                Op::Sum => split.sum(&whole, n),
+                Op::Fsum => split.fsum(&whole, n),
+            }
         };
         let bits: Result<Vec<u64>, ()> = totals
             .into_iter()

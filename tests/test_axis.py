@@ -123,3 +123,13 @@ def test_property_axis_entries_equal_slice_reductions(pair: tuple[np.ndarray, np
         assert f64_bits(float(f[idx])) == f64_bits(bufsum.fsum(piece))
         if s is not None:
             assert f64_bits(float(s[idx])) == f64_bits(bufsum.sum(piece))
+
+
+def test_axis0_of_c_order_matrix_many_blocks_bits() -> None:
+    # Rows beyond one canonical block and column counts beyond one tile of the row-walking path.
+    a = np.random.default_rng(5).standard_normal((5000, 300)) * 1e4
+    got = np.asarray(bufsum.sum(a, axis=0))
+    for j in range(300):
+        assert f64_bits(float(got[j])) == f64_bits(bufsum.sum(np.ascontiguousarray(a[:, j])))
+    t = np.asarray(bufsum.sum(a[:, ::-1], axis=0))  # kept axis reversed: the per-slice path
+    assert np.array_equal(t[::-1], got)

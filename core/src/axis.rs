@@ -1,8 +1,11 @@
 //! Reductions along chosen axes: each output entry is a whole-buffer reduction of one sub-array,
 //! so it has exactly the bits that reducing that slice alone would give.
 
-use crate::layout::{Dims, LayoutError, Strided, MAX_NDIM};
+use crate::float::{tile_block_kernel, Pairwise, LANES, TILE};
+use crate::format::{Dtype, Elem};
+use crate::layout::{Dims, LayoutError, Strided, BLOCK, MAX_NDIM};
 use crate::parallel::map_indices;
+use crate::reduce::{self, Total};
 
 /// Which axes of an `ndim`-dimensional array are reduced, from a list that may use negative
 /// indices.
@@ -75,13 +78,72 @@ impl AxisSplit {
         off
     }
 
+    /// `sum` of every output entry (as [`reduce::sum`] of its slice), in C order of the kept axes.
+    ///
+    /// # Safety
+    /// `base` must be the `Strided` of the full layout this split was made from.
+    #[must_use]
+    pub unsafe fn sum(&self, base: &Strided, threads: usize) -> Vec<Total> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { self.sum_f64_columns(base, threads) }
+            // SAFETY: as above.
+            .unwrap_or_else(|| unsafe { self.map(base, threads, &reduce::sum) })
+    }
+
+    /// `fsum` of every output entry, in C order of the kept axes.
+    ///
+    /// # Safety
+    /// As for [`AxisSplit::sum`].
+    #[must_use]
+    pub unsafe fn fsum(&self, base: &Strided, threads: usize) -> Vec<Total> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { self.map(base, threads, &reduce::fsum) }
+    }
+
+    /// Native f64 whose reduced axes collapse to one strided axis and whose kept axes collapse
+    /// to one contiguous axis (e.g. `axis=0` of a C-ordered matrix): [`TILE`] columns at a time,
+    /// walking rows in memory order, each column with the bits of its own canonical sum.
+    unsafe fn sum_f64_columns(&self, base: &Strided, threads: usize) -> Option<Vec<Total>> {
+        let kept = Dims::new(&self.kept_shape, &self.kept_strides).ok()?;
+        let contiguous_out = kept.shape().len() == 1 && kept.strides()[0] == 8;
+        let one_reduced_axis = self.inner.shape().len() == 1 && !self.inner.is_empty();
+        if base.dtype() != Dtype::native(Elem::F64) || !contiguous_out || !one_reduced_axis {
+            return None;
+        }
+        let (cols, rows, row_stride) = (kept.len(), self.inner.len(), self.inner.strides()[0]);
+        let kernel = tile_block_kernel();
+        let first = self.offset(0);
+        let per_tile = map_indices(cols.div_ceil(TILE), threads, &|t| {
+            let (c0, width) = (t * TILE, TILE.min(cols - t * TILE));
+            let mut trees = vec![Pairwise::default(); width];
+            let (mut acc, mut totals) = (vec![0.0; LANES * width], vec![0.0; width]);
+            for r0 in (0..rows).step_by(BLOCK) {
+                // SAFETY: rows `r0..` of columns `c0 .. c0 + width` are elements of `base`.
+                unsafe {
+                    let p = base
+                        .as_ptr()
+                        .offset(first + (c0 * 8) as isize + r0 as isize * row_stride);
+                    kernel(p, row_stride, BLOCK.min(rows - r0), &mut acc, &mut totals);
+                }
+                for (tree, &total) in trees.iter_mut().zip(&totals) {
+                    tree.push(total);
+                }
+            }
+            trees
+                .into_iter()
+                .map(|tree| Total::Float(tree.finish().unwrap_or(0.0)))
+                .collect::<Vec<_>>()
+        });
+        Some(per_tile.into_iter().flatten().collect())
+    }
+
     /// `f(sub-array)` for every output entry, in C order of the kept axes. With more entries
     /// than threads the entries are spread over the threads and `f` gets `1`; otherwise the
     /// entries run in turn and `f` gets all the threads.
     ///
     /// # Safety
     /// `base` must be the `Strided` of the full layout this split was made from.
-    pub unsafe fn map<R: Send>(
+    unsafe fn map<R: Send>(
         &self,
         base: &Strided,
         threads: usize,

@@ -16,6 +16,8 @@
 use crate::layout::BLOCK;
 use std::sync::OnceLock;
 
+use smallvec::SmallVec;
+
 /// Independent accumulators per block: 4 AVX-512, 8 AVX2 or 16 SSE2 registers of partial sums.
 pub const LANES: usize = 32;
 
@@ -73,6 +75,81 @@ fn fold(mut acc: [f64; LANES]) -> f64 {
 /// The canonical sum of one block (at most [`BLOCK`] values), with the best kernel this CPU has.
 pub type BlockSum = fn(&[f64]) -> f64;
 
+/// Most adjacent columns summed at once by [`tile_block_kernel`]: their lane accumulators
+/// (`LANES · TILE` f64) take 64 KiB.
+pub const TILE: usize = 256;
+
+/// The canonical block totals of `out.len() <= TILE` adjacent f64 columns: `rows` rows,
+/// `row_stride` bytes apart, from `p` (any alignment), walking each row in memory order (axis-0
+/// sums of C-ordered arrays). Column `c` gets exactly the lanes, the order and the fold of
+/// [`lanes_sum`] over its own elements, so `out[c]` has the bits of that column's block sum.
+/// `acc` is scratch of at least `LANES · out.len()` values.
+///
+/// # Safety
+/// Every `p + i·row_stride + c·8` for `i < rows`, `c < out.len()` must be readable as an f64.
+#[inline(always)]
+unsafe fn tile_lanes(
+    p: *const u8,
+    row_stride: isize,
+    rows: usize,
+    acc: &mut [f64],
+    out: &mut [f64],
+) {
+    let cols = out.len();
+    let acc = &mut acc[..LANES * cols];
+    acc.fill(-0.0);
+    for i in 0..rows {
+        // SAFETY: row `i < rows` (caller's promise).
+        let row = unsafe { p.offset(i as isize * row_stride) }.cast::<f64>();
+        let lane = (i % LANES) * cols;
+        for (c, a) in acc[lane..lane + cols].iter_mut().enumerate() {
+            // SAFETY: column `c < cols` of that row.
+            *a += unsafe { row.add(c).read_unaligned() };
+        }
+    }
+    let mut w = LANES / 2;
+    while w > 0 {
+        let (lo, hi) = acc.split_at_mut(w * cols);
+        for (a, b) in lo.iter_mut().zip(hi.iter()) {
+            *a += *b;
+        }
+        w /= 2;
+    }
+    out.copy_from_slice(&acc[..cols]);
+}
+
+/// See [`tile_lanes`]: `(pointer, row stride in bytes, rows, scratch, totals)`.
+pub type TileBlockSum = unsafe fn(*const u8, isize, usize, &mut [f64], &mut [f64]);
+
+unsafe fn portable_tile(
+    p: *const u8,
+    row_stride: isize,
+    rows: usize,
+    acc: &mut [f64],
+    out: &mut [f64],
+) {
+    // SAFETY: forwarded promise.
+    unsafe { tile_lanes(p, row_stride, rows, acc, out) }
+}
+
+/// The column-tile kernel used in this process, chosen once.
+#[must_use]
+pub fn tile_block_kernel() -> TileBlockSum {
+    static CHOSEN: OnceLock<TileBlockSum> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return x86::avx512_tile;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return x86::avx2_tile;
+            }
+        }
+        portable_tile
+    })
+}
+
 /// The canonical sum of one block of f64 read every second element (`a[::2]`):
 /// `(pointer, count)`; the pointer need not be aligned.
 pub type BlockSumStep2 = unsafe fn(*const f64, usize) -> f64;
@@ -87,6 +164,30 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub fn avx2(xs: &[f64]) -> f64 {
         super::lanes_sum(xs)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn avx512_tile(
+        p: *const u8,
+        row_stride: isize,
+        rows: usize,
+        acc: &mut [f64],
+        out: &mut [f64],
+    ) {
+        // SAFETY: forwarded promise.
+        unsafe { super::tile_lanes(p, row_stride, rows, acc, out) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn avx2_tile(
+        p: *const u8,
+        row_stride: isize,
+        rows: usize,
+        acc: &mut [f64],
+        out: &mut [f64],
+    ) {
+        // SAFETY: forwarded promise.
+        unsafe { super::tile_lanes(p, row_stride, rows, acc, out) }
     }
 
     #[target_feature(enable = "avx512f")]
@@ -156,20 +257,11 @@ pub fn block_kernel() -> (&'static str, BlockSum) {
 }
 
 /// Step 3 of the canonical order, evaluated left to right with a stack of complete subtrees.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Pairwise {
-    // (subtree height, subtree total); heights strictly decrease from bottom to top.
-    stack: [(u32, f64); 64],
-    len: usize,
-}
-
-impl Default for Pairwise {
-    fn default() -> Self {
-        Pairwise {
-            stack: [(0, 0.0); 64],
-            len: 0,
-        }
-    }
+    // (subtree height, subtree total); heights strictly decrease from bottom to top, so eight
+    // entries inline cover 2^8 blocks before the stack moves to the heap.
+    stack: SmallVec<[(u32, f64); 8]>,
 }
 
 impl Pairwise {
@@ -177,19 +269,21 @@ impl Pairwise {
     #[inline]
     pub fn push(&mut self, mut total: f64) {
         let mut height = 0;
-        while self.len > 0 && self.stack[self.len - 1].0 == height {
-            self.len -= 1;
-            total += self.stack[self.len].1;
+        while let Some(&(h, left)) = self.stack.last() {
+            if h != height {
+                break;
+            }
+            self.stack.pop();
+            total += left;
             height += 1;
         }
-        self.stack[self.len] = (height, total);
-        self.len += 1;
+        self.stack.push((height, total));
     }
 
     /// The tree total of everything pushed (`None` if nothing was).
     #[must_use]
     pub fn finish(&self) -> Option<f64> {
-        let mut it = self.stack[..self.len].iter().rev();
+        let mut it = self.stack.iter().rev();
         let mut acc = it.next()?.1;
         for &(_, t) in it {
             acc += t;
@@ -307,6 +401,30 @@ mod tests {
             let got = unsafe { block_kernel_step2()(xs.as_ptr(), n) };
             assert_eq!(got.to_bits(), k(&evens).to_bits(), "n={n}");
             assert_eq!(got.to_bits(), reference(&evens).to_bits(), "n={n}");
+        }
+    }
+
+    #[test]
+    fn column_tiles_match_each_column() {
+        let (rows, cols) = (2048 + 77, 13);
+        let xs = noisy(rows * cols, 11);
+        let mut acc = vec![0.0; LANES * TILE];
+        for r in [1, 31, 2048, rows - 2048] {
+            let mut got = [0.0; 11];
+            // SAFETY: `r` rows of 11 columns from column 2 lie inside `xs`.
+            unsafe {
+                tile_block_kernel()(
+                    xs.as_ptr().add(2).cast(),
+                    (8 * cols) as isize,
+                    r,
+                    &mut acc,
+                    &mut got,
+                )
+            };
+            for (c, &g) in got.iter().enumerate() {
+                let col: Vec<f64> = (0..r).map(|i| xs[i * cols + 2 + c]).collect();
+                assert_eq!(g.to_bits(), reference(&col).to_bits(), "rows {r} col {c}");
+            }
         }
     }
 
