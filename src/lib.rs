@@ -314,7 +314,7 @@ fn cumsum(
 /// Which block kernel this CPU runs for float sums (e.g. "avx512", "avx2", "portable").
 #[pyfunction]
 fn _kernel() -> &'static str {
-    bufsum_core::float::block_kernel().0
+    bufsum_core::simd::isa().name()
 }
 
 /// Sum any buffer-protocol object in Rust with the GIL released: reproducible float sums,

@@ -52,7 +52,7 @@ fn rate(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    println!("kernel: {}", bufsum_core::float::block_kernel().0);
+    println!("kernel: {}", bufsum_core::simd::isa().name());
     println!(
         "{:<28}{:>12}{:>12}{:>12}",
         "case (elements/ns)", "1e4", "1e6", "1e7"

@@ -1,7 +1,7 @@
 //! Reductions along chosen axes: each output entry is a whole-buffer reduction of one sub-array,
 //! so it has exactly the bits that reducing that slice alone would give.
 
-use crate::float::{tile_block_kernel, Pairwise, LANES, TILE};
+use crate::float::{tile_block_sum, Pairwise, LANES, TILE};
 use crate::format::{Dtype, Elem};
 use crate::layout::{Dims, LayoutError, Strided, BLOCK, MAX_NDIM};
 use crate::parallel::map_indices;
@@ -111,7 +111,6 @@ impl AxisSplit {
             return None;
         }
         let (cols, rows, row_stride) = (kept.len(), self.inner.len(), self.inner.strides()[0]);
-        let kernel = tile_block_kernel();
         let first = self.offset(0);
         let per_tile = map_indices(cols.div_ceil(TILE), threads, &|t| {
             let (c0, width) = (t * TILE, TILE.min(cols - t * TILE));
@@ -123,7 +122,7 @@ impl AxisSplit {
                     let p = base
                         .as_ptr()
                         .offset(first + (c0 * 8) as isize + r0 as isize * row_stride);
-                    kernel(p, row_stride, BLOCK.min(rows - r0), &mut acc, &mut totals);
+                    tile_block_sum(p, row_stride, BLOCK.min(rows - r0), &mut acc, &mut totals);
                 }
                 for (tree, &total) in trees.iter_mut().zip(&totals) {
                     tree.push(total);

@@ -12,7 +12,7 @@
 //! rounding is monotone. Anything non-finite, or `|hi|` outside `[1e-290, 1e300]`, refuses.
 //! This follows the design measured in the project's `EXACT_SUM.md`.
 
-use std::sync::OnceLock;
+use crate::simd::multiversion;
 
 /// Lanes of the compensated pass: two AVX-512 or four AVX2 registers per state variable.
 pub const LANES: usize = 16;
@@ -69,40 +69,9 @@ fn lanes_add(st: &mut Lanes, xs: &[f64]) {
     st.m += xs.len().div_ceil(LANES) as u64;
 }
 
-/// Adds a slice to the lanes, with the best instruction set this CPU has.
-pub type LanesAdd = fn(&mut Lanes, &[f64]);
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    #[target_feature(enable = "avx512f")]
-    pub fn avx512(st: &mut super::Lanes, xs: &[f64]) {
-        super::lanes_add(st, xs);
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub fn avx2(st: &mut super::Lanes, xs: &[f64]) {
-        super::lanes_add(st, xs);
-    }
-}
-
-/// The lane kernel used in this process, chosen once.
-#[must_use]
-pub fn lanes_kernel() -> LanesAdd {
-    static CHOSEN: OnceLock<LanesAdd> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F, checked just above.
-                return |st, xs| unsafe { x86::avx512(st, xs) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, checked just above.
-                return |st, xs| unsafe { x86::avx2(st, xs) };
-            }
-        }
-        lanes_add
-    })
+multiversion! {
+    /// Adds a slice to the lanes.
+    pub fn lanes_add_slice / lanes_add_slice_on(st: &mut Lanes, xs: &[f64]) -> () = lanes_add;
 }
 
 /// `γ_n = n·u / (1 - n·u)`, rounded up generously (callers inflate the bound again).
@@ -188,11 +157,22 @@ mod tests {
     use crate::exact::ExactSum;
 
     fn certified(xs: &[f64]) -> Option<f64> {
-        let mut st = Lanes::default();
-        for b in xs.chunks(2048) {
-            lanes_kernel()(&mut st, b);
+        let mut results = crate::simd::available().into_iter().map(|isa| {
+            let mut st = Lanes::default();
+            for b in xs.chunks(2048) {
+                lanes_add_slice_on(isa, &mut st, b);
+            }
+            Partial::from_lanes(&st).certify()
+        });
+        let first = results.next().flatten();
+        for other in results {
+            assert_eq!(
+                other.map(f64::to_bits),
+                first.map(f64::to_bits),
+                "instruction sets disagree"
+            );
         }
-        Partial::from_lanes(&st).certify()
+        first
     }
 
     fn exact(xs: &[f64]) -> f64 {

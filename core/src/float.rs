@@ -14,7 +14,7 @@
 //! `log2(n / BLOCK)`, so the bound is about `(70 + log2 n) · u · Σ|x|`.
 
 use crate::layout::BLOCK;
-use std::sync::OnceLock;
+use crate::simd::multiversion;
 
 use smallvec::SmallVec;
 
@@ -60,6 +60,16 @@ unsafe fn lanes_sum_step<const STEP: usize>(p: *const f64, n: usize) -> f64 {
     fold(acc)
 }
 
+/// [`lanes_sum_step`] for `a[::2]`.
+///
+/// # Safety
+/// As for [`lanes_sum_step`].
+#[inline(always)]
+unsafe fn lanes_sum_step2(p: *const f64, n: usize) -> f64 {
+    // SAFETY: forwarded promise.
+    unsafe { lanes_sum_step::<2>(p, n) }
+}
+
 #[inline(always)]
 fn fold(mut acc: [f64; LANES]) -> f64 {
     let mut w = LANES / 2;
@@ -72,10 +82,7 @@ fn fold(mut acc: [f64; LANES]) -> f64 {
     acc[0]
 }
 
-/// The canonical sum of one block (at most [`BLOCK`] values), with the best kernel this CPU has.
-pub type BlockSum = fn(&[f64]) -> f64;
-
-/// Most adjacent columns summed at once by [`tile_block_kernel`]: their lane accumulators
+/// Most adjacent columns summed at once by [`tile_block_sum`]: their lane accumulators
 /// (`LANES · TILE` f64) take 64 KiB.
 pub const TILE: usize = 256;
 
@@ -118,142 +125,32 @@ unsafe fn tile_lanes(
     out.copy_from_slice(&acc[..cols]);
 }
 
-/// See [`tile_lanes`]: `(pointer, row stride in bytes, rows, scratch, totals)`.
-pub type TileBlockSum = unsafe fn(*const u8, isize, usize, &mut [f64], &mut [f64]);
-
-unsafe fn portable_tile(
-    p: *const u8,
-    row_stride: isize,
-    rows: usize,
-    acc: &mut [f64],
-    out: &mut [f64],
-) {
-    // SAFETY: forwarded promise.
-    unsafe { tile_lanes(p, row_stride, rows, acc, out) }
+multiversion! {
+    /// The canonical sum of one block (at most [`BLOCK`] values).
+    pub fn block_sum / block_sum_on(xs: &[f64]) -> f64 = lanes_sum;
 }
 
-/// The column-tile kernel used in this process, chosen once.
-#[must_use]
-pub fn tile_block_kernel() -> TileBlockSum {
-    static CHOSEN: OnceLock<TileBlockSum> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return x86::avx512_tile;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return x86::avx2_tile;
-            }
-        }
-        portable_tile
-    })
+multiversion! {
+    /// The canonical sum of one block of `n` f64 read every second element (`a[::2]`) from `p`
+    /// (any alignment).
+    ///
+    /// # Safety
+    /// `p + 2k` must be readable as an f64 for every `k < n`.
+    pub unsafe fn block_sum_step2 / block_sum_step2_on(p: *const f64, n: usize) -> f64 = lanes_sum_step2;
 }
 
-/// The canonical sum of one block of f64 read every second element (`a[::2]`):
-/// `(pointer, count)`; the pointer need not be aligned.
-pub type BlockSumStep2 = unsafe fn(*const f64, usize) -> f64;
-
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    #[target_feature(enable = "avx512f")]
-    pub fn avx512(xs: &[f64]) -> f64 {
-        super::lanes_sum(xs)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub fn avx2(xs: &[f64]) -> f64 {
-        super::lanes_sum(xs)
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn avx512_tile(
+multiversion! {
+    /// Canonical block totals of adjacent columns; see [`tile_lanes`].
+    ///
+    /// # Safety
+    /// As for [`tile_lanes`].
+    pub unsafe fn tile_block_sum / tile_block_sum_on(
         p: *const u8,
         row_stride: isize,
         rows: usize,
         acc: &mut [f64],
         out: &mut [f64],
-    ) {
-        // SAFETY: forwarded promise.
-        unsafe { super::tile_lanes(p, row_stride, rows, acc, out) }
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn avx2_tile(
-        p: *const u8,
-        row_stride: isize,
-        rows: usize,
-        acc: &mut [f64],
-        out: &mut [f64],
-    ) {
-        // SAFETY: forwarded promise.
-        unsafe { super::tile_lanes(p, row_stride, rows, acc, out) }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn avx512_step2(p: *const f64, n: usize) -> f64 {
-        // SAFETY: forwarded promise.
-        unsafe { super::lanes_sum_step::<2>(p, n) }
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn avx2_step2(p: *const f64, n: usize) -> f64 {
-        // SAFETY: forwarded promise.
-        unsafe { super::lanes_sum_step::<2>(p, n) }
-    }
-}
-
-unsafe fn portable_step2(p: *const f64, n: usize) -> f64 {
-    // SAFETY: forwarded promise.
-    unsafe { lanes_sum_step::<2>(p, n) }
-}
-
-/// The stride-2 block kernel used in this process, chosen once.
-#[must_use]
-pub fn block_kernel_step2() -> BlockSumStep2 {
-    static CHOSEN: OnceLock<BlockSumStep2> = OnceLock::new();
-    *CHOSEN.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return x86::avx512_step2;
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return x86::avx2_step2;
-            }
-        }
-        portable_step2
-    })
-}
-
-fn portable(xs: &[f64]) -> f64 {
-    lanes_sum(xs)
-}
-
-/// Every block kernel this build has, best first, with its name; the ones this CPU runs.
-#[must_use]
-pub fn kernels() -> Vec<(&'static str, BlockSum)> {
-    let mut v: Vec<(&'static str, BlockSum)> = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            v.push(("avx512", |xs| unsafe { x86::avx512(xs) }));
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            v.push(("avx2", |xs| unsafe { x86::avx2(xs) }));
-        }
-    }
-    v.push(("portable", portable));
-    v
-}
-
-/// The kernel used by every sum in this process, chosen once.
-#[must_use]
-pub fn block_kernel() -> (&'static str, BlockSum) {
-    static CHOSEN: OnceLock<(&'static str, BlockSum)> = OnceLock::new();
-    *CHOSEN.get_or_init(|| kernels()[0])
+    ) -> () = tile_lanes;
 }
 
 /// Step 3 of the canonical order, evaluated left to right with a stack of complete subtrees.
@@ -308,10 +205,9 @@ pub fn blocks(len: usize) -> usize {
 /// The canonical sum of a native slice, one thread (`-0.0`... for an empty slice: `None`).
 #[must_use]
 pub fn sum_slice(xs: &[f64]) -> Option<f64> {
-    let (_, k) = block_kernel();
     let mut p = Pairwise::default();
     for b in xs.chunks(BLOCK) {
-        p.push(k(b));
+        p.push(block_sum(b));
     }
     p.finish()
 }
@@ -319,6 +215,7 @@ pub fn sum_slice(xs: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::available;
 
     /// The canonical order written as its recursive definition, with a naive block kernel.
     fn reference(xs: &[f64]) -> f64 {
@@ -377,15 +274,15 @@ mod tests {
         ] {
             let xs = noisy(n, n as u64);
             let want = reference(&xs);
-            for (name, k) in kernels() {
+            for isa in available() {
                 let mut p = Pairwise::default();
                 for b in xs.chunks(BLOCK) {
-                    p.push(k(b));
+                    p.push(block_sum_on(isa, b));
                 }
                 assert_eq!(
                     p.finish().unwrap().to_bits(),
                     want.to_bits(),
-                    "{name} n={n}"
+                    "{isa:?} n={n}"
                 );
             }
         }
@@ -396,11 +293,11 @@ mod tests {
         for n in [1, 31, 33, 2048, 2000] {
             let xs = noisy(2 * n, 7);
             let evens: Vec<f64> = xs.iter().step_by(2).copied().collect();
-            let (_, k) = block_kernel();
-            // SAFETY: `n` elements two apart lie inside `xs`.
-            let got = unsafe { block_kernel_step2()(xs.as_ptr(), n) };
-            assert_eq!(got.to_bits(), k(&evens).to_bits(), "n={n}");
-            assert_eq!(got.to_bits(), reference(&evens).to_bits(), "n={n}");
+            for isa in available() {
+                // SAFETY: `n` elements two apart lie inside `xs`.
+                let got = unsafe { block_sum_step2_on(isa, xs.as_ptr(), n) };
+                assert_eq!(got.to_bits(), reference(&evens).to_bits(), "{isa:?} n={n}");
+            }
         }
     }
 
@@ -409,21 +306,28 @@ mod tests {
         let (rows, cols) = (2048 + 77, 13);
         let xs = noisy(rows * cols, 11);
         let mut acc = vec![0.0; LANES * TILE];
-        for r in [1, 31, 2048, rows - 2048] {
-            let mut got = [0.0; 11];
-            // SAFETY: `r` rows of 11 columns from column 2 lie inside `xs`.
-            unsafe {
-                tile_block_kernel()(
-                    xs.as_ptr().add(2).cast(),
-                    (8 * cols) as isize,
-                    r,
-                    &mut acc,
-                    &mut got,
-                )
-            };
-            for (c, &g) in got.iter().enumerate() {
-                let col: Vec<f64> = (0..r).map(|i| xs[i * cols + 2 + c]).collect();
-                assert_eq!(g.to_bits(), reference(&col).to_bits(), "rows {r} col {c}");
+        for isa in available() {
+            for r in [1, 31, 2048, rows - 2048] {
+                let mut got = [0.0; 11];
+                // SAFETY: `r` rows of 11 columns from column 2 lie inside `xs`.
+                unsafe {
+                    tile_block_sum_on(
+                        isa,
+                        xs.as_ptr().add(2).cast(),
+                        (8 * cols) as isize,
+                        r,
+                        &mut acc,
+                        &mut got,
+                    );
+                }
+                for (c, &g) in got.iter().enumerate() {
+                    let col: Vec<f64> = (0..r).map(|i| xs[i * cols + 2 + c]).collect();
+                    assert_eq!(
+                        g.to_bits(),
+                        reference(&col).to_bits(),
+                        "{isa:?} rows {r} col {c}"
+                    );
+                }
             }
         }
     }

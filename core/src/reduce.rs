@@ -2,9 +2,9 @@
 
 use half::f16;
 
-use crate::certified::{lanes_kernel, Lanes, Partial};
+use crate::certified::{lanes_add_slice, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
-use crate::float::{block_kernel, block_kernel_step2, Pairwise};
+use crate::float::{block_sum, block_sum_step2, Pairwise};
 use crate::format::{Dtype, Elem};
 use crate::kernels::{int_block_sum, widen};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
@@ -112,16 +112,14 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
     if a.is_empty() {
         return Total::Float(0.0);
     }
-    let (_, kernel) = block_kernel();
     if a.len() <= BLOCK {
         // One block: its kernel total is the whole canonical tree (and the short-call path).
         let mut total = 0.0;
-        f64_blocks::<T>(a, 0, 1, |b| total = kernel(b));
+        f64_blocks::<T>(a, 0, 1, |b| total = block_sum(b));
         return Total::Float(total);
     }
     // Every second native f64 (`a[::2]`): summed where it lies, no gather copy.
     let step2 = a.dtype() == Dtype::native(Elem::F64) && a.dims().strides() == [16];
-    let kernel2 = block_kernel_step2();
     Total::Float(tree_reduce(
         block_count(a.len()),
         threads,
@@ -133,10 +131,10 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
                     let n = BLOCK.min(a.len() - start);
                     // SAFETY: elements `start .. start + n` of this 1-d view, 16 bytes apart,
                     // are inside the buffer (contract of `Strided::new`).
-                    p.push(unsafe { kernel2(a.as_ptr().cast::<f64>().add(2 * start), n) });
+                    p.push(unsafe { block_sum_step2(a.as_ptr().cast::<f64>().add(2 * start), n) });
                 }
             } else {
-                f64_blocks::<T>(a, lo, hi, |b| p.push(kernel(b)));
+                f64_blocks::<T>(a, lo, hi, |b| p.push(block_sum(b)));
             }
             p.finish().unwrap_or(0.0)
         },
@@ -151,15 +149,14 @@ where
     if a.is_empty() {
         return Total::Complex(0.0, 0.0);
     }
-    let (_, kernel) = block_kernel();
     let (re, im) = tree_reduce(
         block_count(a.len()),
         threads,
         &|lo, hi| {
             let (mut pr, mut pi) = (Pairwise::default(), Pairwise::default());
             complex_blocks::<T>(a, lo, hi, |r, i| {
-                pr.push(kernel(r));
-                pi.push(kernel(i));
+                pr.push(block_sum(r));
+                pi.push(block_sum(i));
             });
             (pr.finish().unwrap_or(0.0), pi.finish().unwrap_or(0.0))
         },
@@ -192,13 +189,12 @@ const CERTIFY_MIN_LEN: usize = 256;
 
 fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
     if a.len() >= CERTIFY_MIN_LEN {
-        let kernel = lanes_kernel();
         let partial = tree_reduce(
             block_count(a.len()),
             threads,
             &|lo, hi| {
                 let mut lanes = Lanes::default();
-                f64_blocks::<T>(a, lo, hi, |b| kernel(&mut lanes, b));
+                f64_blocks::<T>(a, lo, hi, |b| lanes_add_slice(&mut lanes, b));
                 Partial::from_lanes(&lanes)
             },
             &|mut x, y| {
@@ -218,15 +214,14 @@ where
     Complex<T>: crate::scalar::Scalar,
 {
     if a.len() >= CERTIFY_MIN_LEN {
-        let kernel = lanes_kernel();
         let (re, im) = tree_reduce(
             block_count(a.len()),
             threads,
             &|lo, hi| {
                 let (mut lr, mut li) = (Lanes::default(), Lanes::default());
                 complex_blocks::<T>(a, lo, hi, |r, i| {
-                    kernel(&mut lr, r);
-                    kernel(&mut li, i);
+                    lanes_add_slice(&mut lr, r);
+                    lanes_add_slice(&mut li, i);
                 });
                 (Partial::from_lanes(&lr), Partial::from_lanes(&li))
             },

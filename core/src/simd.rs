@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     Portable = 1,
     Avx2 = 2,
@@ -45,3 +45,99 @@ fn detect() -> Isa {
     }
     Isa::Portable
 }
+
+impl Isa {
+    /// Short name, as `bufsum._kernel()` reports it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
+/// Every instruction set this CPU runs, best first (for tests that compare the variants).
+#[must_use]
+pub fn available() -> Vec<Isa> {
+    [Isa::Avx512, Isa::Avx2, Isa::Portable]
+        .into_iter()
+        .filter(|&i| i <= isa())
+        .collect()
+}
+
+/// The one dispatch: `multiversion! { pub fn name / name_on(args) -> ret = body_fn; }` defines
+/// `name`, which runs `body_fn` (an `#[inline(always)]` function) compiled for the best
+/// instruction set of this CPU, and `name_on`, which runs the variant for a given [`Isa`]
+/// (clamped to what the CPU has). `unsafe fn` forwards the body's safety contract.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
+        $(#[$m])*
+        #[inline]
+        $vis fn $name($($a: $t),*) -> $ret {
+            $on($crate::simd::isa(), $($a),*)
+        }
+
+        /// The same, compiled for `isa` (or the best this CPU has, if lower).
+        $vis fn $on(isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+            fn v512($($a: $t),*) -> $ret {
+                $imp($($a),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,f16c")]
+            fn v2($($a: $t),*) -> $ret {
+                $imp($($a),*)
+            }
+            match isa.min($crate::simd::isa()) {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: this CPU has AVX-512F/BW, AVX2 and F16C (checked by `isa()`).
+                $crate::simd::Isa::Avx512 => unsafe { v512($($a),*) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: this CPU has AVX2 and F16C (checked by `isa()`).
+                $crate::simd::Isa::Avx2 => unsafe { v2($($a),*) },
+                _ => $imp($($a),*),
+            }
+        }
+    };
+    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
+        $(#[$m])*
+        #[inline]
+        $vis unsafe fn $name($($a: $t),*) -> $ret {
+            // SAFETY: the caller's promise, forwarded.
+            unsafe { $on($crate::simd::isa(), $($a),*) }
+        }
+
+        /// The same, compiled for `isa` (or the best this CPU has, if lower).
+        ///
+        /// # Safety
+        /// As for the function without `_on`.
+        $vis unsafe fn $on(isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+            unsafe fn v512($($a: $t),*) -> $ret {
+                // SAFETY: the caller's promise, forwarded.
+                unsafe { $imp($($a),*) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,f16c")]
+            unsafe fn v2($($a: $t),*) -> $ret {
+                // SAFETY: the caller's promise, forwarded.
+                unsafe { $imp($($a),*) }
+            }
+            match isa.min($crate::simd::isa()) {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: this CPU has the features (`isa()`); the rest is the caller's promise.
+                $crate::simd::Isa::Avx512 => unsafe { v512($($a),*) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                $crate::simd::Isa::Avx2 => unsafe { v2($($a),*) },
+                // SAFETY: the caller's promise.
+                _ => unsafe { $imp($($a),*) },
+            }
+        }
+    };
+}
+pub(crate) use multiversion;
