@@ -1,5 +1,5 @@
-//! Element loops outside the float kernels — the gather path's copies and byte swaps, integer
-//! block sums, float widening — compiled for AVX-512 / AVX2 / baseline and chosen at run time
+//! Element loops outside the float kernels — the gather path's strided copies and byte swaps,
+//! integer block sums, float widening — each compiled per instruction set by `multiversion!`
 //! (baseline x86-64 has no byte shuffle, so a byte swap there is one `bswap` per element, and no
 //! 256-bit integer adds).
 
@@ -7,132 +7,119 @@ use std::mem::MaybeUninit;
 
 use crate::layout::Scratch;
 use crate::scalar::{Float, Int, Scalar};
-use crate::simd::{isa, Isa};
+use crate::simd::multiversion;
 
+/// Reads `dst.len()` elements `STEP` elements apart from `p`; a compile-time step lets LLVM load
+/// whole vectors and shuffle.
+///
+/// # Safety
+/// Every element read (`p + k·STEP·size_of::<T>()`, `k < dst.len()`) must be readable.
 #[inline(always)]
-unsafe fn copy_step_generic<T: Scalar, const STEP: isize>(
-    p: *const u8,
-    dst: &mut [MaybeUninit<T>],
-) {
+unsafe fn copy_step<T: Scalar, const STEP: isize>(p: *const u8, dst: &mut [MaybeUninit<T>]) {
     let p = p.cast::<T>();
     for (k, o) in dst.iter_mut().enumerate() {
-        // SAFETY: the caller's promise (see `copy_step`).
+        // SAFETY: the caller's promise.
         o.write(unsafe { p.offset(k as isize * STEP).read_unaligned() });
     }
 }
 
+macro_rules! copy_steps {
+    ($($name:ident / $on:ident / $inner:ident = $step:literal),*) => {$(
+        #[inline(always)]
+        unsafe fn $inner<T: Scalar>(p: *const u8, dst: &mut [MaybeUninit<T>]) {
+            // SAFETY: forwarded promise.
+            unsafe { copy_step::<T, $step>(p, dst) }
+        }
+        multiversion! {
+            #[doc = concat!("Reads `dst.len()` elements ", stringify!($step), " elements apart from `p`.")]
+            ///
+            /// # Safety
+            /// Every element read must be readable memory.
+            pub unsafe fn $name<T: Scalar> / $on(p: *const u8, dst: &mut [MaybeUninit<T>]) -> () = $inner;
+        }
+    )*};
+}
+
+copy_steps!(
+    copy_step2 / copy_step2_on / copy2 = 2,
+    copy_step3 / copy_step3_on / copy3 = 3,
+    copy_step4 / copy_step4_on / copy4 = 4,
+    copy_back / copy_back_on / copy_m1 = -1
+);
+
 #[inline(always)]
-fn swap_generic<T: Scalar>(xs: &mut [T]) {
+fn swap_each<T: Scalar>(xs: &mut [T]) {
     for x in xs {
         *x = x.swap_bytes();
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use super::{copy_step_generic, swap_generic, Float, Int, MaybeUninit, Scalar, Scratch};
-
-    #[target_feature(enable = "avx512f,avx512bw,avx2")]
-    pub fn int_sum_avx512<T: Int>(xs: &[T]) -> i128 {
-        T::block_sum(xs)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub fn int_sum_avx2<T: Int>(xs: &[T]) -> i128 {
-        T::block_sum(xs)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
-    pub fn widen_avx512<'a, T: Float>(xs: &'a [T], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
-        T::widen(xs, scratch)
-    }
-
-    #[target_feature(enable = "avx2,f16c")]
-    pub fn widen_avx2<'a, T: Float>(xs: &'a [T], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
-        T::widen(xs, scratch)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx2")]
-    pub unsafe fn copy_step_avx512<T: Scalar, const STEP: isize>(
-        p: *const u8,
-        dst: &mut [MaybeUninit<T>],
-    ) {
-        // SAFETY: forwarded promise.
-        unsafe { copy_step_generic::<T, STEP>(p, dst) }
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn copy_step_avx2<T: Scalar, const STEP: isize>(
-        p: *const u8,
-        dst: &mut [MaybeUninit<T>],
-    ) {
-        // SAFETY: forwarded promise.
-        unsafe { copy_step_generic::<T, STEP>(p, dst) }
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx2")]
-    pub fn swap_avx512<T: Scalar>(xs: &mut [T]) {
-        swap_generic(xs);
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub fn swap_avx2<T: Scalar>(xs: &mut [T]) {
-        swap_generic(xs);
-    }
+multiversion! {
+    /// Byte-swaps every element in place.
+    pub fn swap_all<T: Scalar> / swap_all_on(xs: &mut [T]) -> () = swap_each;
 }
 
-/// Reads `dst.len()` elements, `STEP` elements apart, starting at `p`.
-///
-/// # Safety
-/// Every element read (`p + k·STEP·size_of::<T>()` for `k < dst.len()`) must be readable.
-pub unsafe fn copy_step<T: Scalar, const STEP: isize>(p: *const u8, dst: &mut [MaybeUninit<T>]) {
-    match isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (`isa`); the read promise is the caller's.
-        Isa::Avx512 => unsafe { x86::copy_step_avx512::<T, STEP>(p, dst) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::copy_step_avx2::<T, STEP>(p, dst) },
-        // SAFETY: the caller's promise.
-        _ => unsafe { copy_step_generic::<T, STEP>(p, dst) },
-    }
+#[inline(always)]
+fn int_sum<T: Int>(xs: &[T]) -> i128 {
+    T::block_sum(xs)
 }
 
-/// Byte-swaps every element in place.
-pub fn swap_all<T: Scalar>(xs: &mut [T]) {
-    match isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (`isa`).
-        Isa::Avx512 => unsafe { x86::swap_avx512(xs) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::swap_avx2(xs) },
-        _ => swap_generic(xs),
-    }
+multiversion! {
+    /// The exact sum of a block of integers.
+    pub fn int_block_sum<T: Int> / int_block_sum_on(xs: &[T]) -> i128 = int_sum;
 }
 
-/// The exact sum of a block of integers.
-pub fn int_block_sum<T: Int>(xs: &[T]) -> i128 {
-    match isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (`isa`).
-        Isa::Avx512 => unsafe { x86::int_sum_avx512(xs) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::int_sum_avx2(xs) },
-        _ => T::block_sum(xs),
-    }
+#[inline(always)]
+fn widen_each<T: Float>(xs: &[T], out: &mut Scratch<f64>) {
+    out.fill(xs.iter().map(|&x| x.to_f64()));
 }
 
-/// A block of floats as f64 (the slice itself for f64).
-pub fn widen<'a, T: Float>(xs: &'a [T], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
-    match isa() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has the features (`isa`).
-        Isa::Avx512 => unsafe { x86::widen_avx512(xs, scratch) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { x86::widen_avx2(xs, scratch) },
-        _ => T::widen(xs, scratch),
+multiversion! {
+    /// Converts a block of floats to f64 into `out` (read it with `out.filled()`).
+    pub fn widen_into<T: Float> / widen_into_on(xs: &[T], out: &mut Scratch<f64>) -> () = widen_each;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    #[test]
+    fn every_instruction_set_agrees() {
+        let ints: Vec<i64> = (0..2048)
+            .map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64))
+            .collect();
+        let want: i128 = ints.iter().map(|&x| i128::from(x)).sum();
+        let floats: Vec<f32> = (0..2048u16).map(|i| f32::from(i) * 0.37 - 100.0).collect();
+        for isa in available() {
+            assert_eq!(int_block_sum_on(isa, &ints), want, "{isa:?}");
+            let mut swapped = ints.clone();
+            swap_all_on(isa, &mut swapped);
+            swap_all_on(isa, &mut swapped);
+            assert_eq!(swapped, ints, "{isa:?}");
+            let mut wide = Scratch::new();
+            widen_into_on(isa, &floats, &mut wide);
+            assert!(
+                wide.filled()
+                    .iter()
+                    .zip(&floats)
+                    .all(|(&w, &f)| w == f64::from(f)),
+                "{isa:?}"
+            );
+            let mut out = [MaybeUninit::<i64>::uninit(); 100];
+            // SAFETY: 100 elements two apart lie inside `ints`.
+            unsafe { copy_step2_on(isa, ints.as_ptr().cast(), &mut out) };
+            // SAFETY: every slot was written.
+            let got: Vec<i64> = out.iter().map(|o| unsafe { o.assume_init() }).collect();
+            assert_eq!(
+                got,
+                ints.iter()
+                    .step_by(2)
+                    .take(100)
+                    .copied()
+                    .collect::<Vec<_>>(),
+                "{isa:?}"
+            );
+        }
     }
 }

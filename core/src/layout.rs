@@ -295,10 +295,10 @@ impl Strided {
                             dst.as_mut_ptr().cast::<u8>(),
                             len * size as usize,
                         ),
-                        Some(2) => kernels::copy_step::<T, 2>(p, dst),
-                        Some(3) => kernels::copy_step::<T, 3>(p, dst),
-                        Some(4) => kernels::copy_step::<T, 4>(p, dst),
-                        Some(-1) => kernels::copy_step::<T, -1>(p, dst),
+                        Some(2) => kernels::copy_step2(p, dst),
+                        Some(3) => kernels::copy_step3(p, dst),
+                        Some(4) => kernels::copy_step4(p, dst),
+                        Some(-1) => kernels::copy_back(p, dst),
                         _ => {
                             for (k, o) in dst.iter_mut().enumerate() {
                                 o.write(p.offset(k as isize * stride).cast::<T>().read_unaligned());

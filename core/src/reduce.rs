@@ -6,7 +6,7 @@ use crate::certified::{lanes_add_slice, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
 use crate::float::{block_sum, block_sum_step2, Pairwise};
 use crate::format::{Dtype, Elem};
-use crate::kernels::{int_block_sum, widen};
+use crate::kernels::{int_block_sum, widen_into};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
 use crate::scalar::{Bool8, Complex, Float, Int};
@@ -91,7 +91,13 @@ fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
 /// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
 pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
     let mut wide = Scratch::new();
-    a.for_each_block::<T>(lo, hi, |b| f(widen(b, &mut wide)));
+    a.for_each_block::<T>(lo, hi, |b| match T::as_f64(b) {
+        Some(x) => f(x),
+        None => {
+            widen_into(b, &mut wide);
+            f(wide.filled());
+        }
+    });
 }
 
 /// Calls `f` with the real and imaginary parts of each canonical block, widened to f64.

@@ -3,8 +3,6 @@
 use bytemuck::Pod;
 use half::f16;
 
-use crate::layout::Scratch;
-
 /// A plain-old-data element that can be byte-swapped.
 pub trait Scalar: Pod + Send + Sync {
     #[must_use]
@@ -65,10 +63,10 @@ where
 pub trait Float: Scalar {
     fn to_f64(self) -> f64;
 
-    /// `xs` (at most a block) as f64: converted into `scratch`, or `xs` itself for f64.
-    #[inline]
-    fn widen<'a>(xs: &'a [Self], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
-        scratch.fill(xs.iter().map(|&x| x.to_f64()))
+    /// The slice itself when it already is f64 (no conversion needed).
+    #[inline(always)]
+    fn as_f64(_: &[Self]) -> Option<&[f64]> {
+        None
     }
 }
 
@@ -93,8 +91,8 @@ impl Float for f64 {
     }
 
     #[inline(always)]
-    fn widen<'a>(xs: &'a [Self], _: &'a mut Scratch<f64>) -> &'a [f64] {
-        xs
+    fn as_f64(xs: &[Self]) -> Option<&[f64]> {
+        Some(xs)
     }
 }
 

@@ -72,23 +72,24 @@ pub fn available() -> Vec<Isa> {
 /// instruction set of this CPU, and `name_on`, which runs the variant for a given [`Isa`]
 /// (clamped to what the CPU has). `unsafe fn` forwards the body's safety contract.
 macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
+    // Safe functions, optionally generic over types (`<T: Bound>`).
+    ($(#[$m:meta])* $vis:vis fn $name:ident $(<$($g:ident: $b:path),+>)? / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
         $(#[$m])*
         #[inline]
-        $vis fn $name($($a: $t),*) -> $ret {
+        $vis fn $name $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
             $on($crate::simd::isa(), $($a),*)
         }
 
         /// The same, compiled for `isa` (or the best this CPU has, if lower).
-        $vis fn $on(isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
+        $vis fn $on $(<$($g: $b),+>)? (isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
-            fn v512($($a: $t),*) -> $ret {
+            fn v512 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 $imp($($a),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,f16c")]
-            fn v2($($a: $t),*) -> $ret {
+            fn v2 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 $imp($($a),*)
             }
             match isa.min($crate::simd::isa()) {
@@ -102,10 +103,11 @@ macro_rules! multiversion {
             }
         }
     };
-    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
+    // Unsafe functions: the body's safety contract is forwarded.
+    ($(#[$m:meta])* $vis:vis unsafe fn $name:ident $(<$($g:ident: $b:path),+>)? / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
         $(#[$m])*
         #[inline]
-        $vis unsafe fn $name($($a: $t),*) -> $ret {
+        $vis unsafe fn $name $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
             // SAFETY: the caller's promise, forwarded.
             unsafe { $on($crate::simd::isa(), $($a),*) }
         }
@@ -114,16 +116,16 @@ macro_rules! multiversion {
         ///
         /// # Safety
         /// As for the function without `_on`.
-        $vis unsafe fn $on(isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
+        $vis unsafe fn $on $(<$($g: $b),+>)? (isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
-            unsafe fn v512($($a: $t),*) -> $ret {
+            unsafe fn v512 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 // SAFETY: the caller's promise, forwarded.
                 unsafe { $imp($($a),*) }
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,f16c")]
-            unsafe fn v2($($a: $t),*) -> $ret {
+            unsafe fn v2 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 // SAFETY: the caller's promise, forwarded.
                 unsafe { $imp($($a),*) }
             }
