@@ -119,14 +119,7 @@ impl<'s> View<'s> {
     fn read_layout(&mut self, what: &str) -> PyResult<()> {
         let raw = &*self.raw;
         let itemsize = usize::try_from(raw.itemsize).unwrap_or(0);
-        let format = if raw.format.is_null() {
-            "B"
-        } else {
-            // SAFETY: a non-null `format` is a NUL-terminated string owned by the export.
-            unsafe { CStr::from_ptr(raw.format) }
-                .to_str()
-                .unwrap_or("?")
-        };
+        let format = self.format();
         self.dtype =
             parse(format, itemsize).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))?;
         let ndim = usize::try_from(raw.ndim).map_err(|_| PyValueError::new_err("negative ndim"))?;
@@ -172,6 +165,19 @@ impl<'s> View<'s> {
             self.strides.extend_from_slice(strides);
         }
         Ok(())
+    }
+
+    /// The format string as exported (`"B"` when the exporter gave none).
+    pub fn format(&self) -> &str {
+        if self.raw.format.is_null() {
+            "B"
+        } else {
+            // SAFETY: a non-null `format` is a NUL-terminated string owned by the export, which
+            // lives as long as `self`.
+            unsafe { CStr::from_ptr(self.raw.format) }
+                .to_str()
+                .unwrap_or("?")
+        }
     }
 
     /// The element type.

@@ -156,7 +156,8 @@ def test_property_cumsum_any_layout(pair: tuple[np.ndarray, np.ndarray], out_dt:
         return
     flat = native.ravel()
     if kind == "f":
-        want = np.cumsum(flat, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf totals are part of the oracle
+            want = np.cumsum(flat, dtype=np.float64)
     else:
         acc = list(itertools.accumulate(int(v) for v in flat.tolist()))
         if any(not -(2**63) <= v < 2**63 for v in acc):
