@@ -1,9 +1,9 @@
 //! Parsing of the keyword arguments shared by the functions.
 
 use bufsum_core::parallel::{auto_threads, MAX_THREADS};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyTuple};
 
 /// Threads requested: `None` (automatic, by input size) or a fixed count.
 #[derive(Clone, Copy, Debug)]
@@ -17,22 +17,30 @@ impl Threads {
         let Some(obj) = obj.filter(|o| !o.is_none()) else {
             return Ok(Threads::Auto);
         };
-        if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
-            return Err(crate::view::wrong_type(
-                "threads",
-                "None or an int >= 1",
-                obj,
-            ));
+        let not_int = || crate::view::wrong_type("threads", "None or an int >= 1", obj);
+        if obj.is_instance_of::<PyBool>() {
+            return Err(not_int());
         }
-        match obj.extract::<i64>() {
-            Ok(n) if n >= 1 => Ok(Threads::Fixed(
-                usize::try_from(n).unwrap_or(MAX_THREADS).min(MAX_THREADS),
-            )),
-            Ok(n) => Err(PyValueError::new_err(format!(
+        // Anything with `__index__` (Python or NumPy integers); floats and strings are refused.
+        let n = match obj.extract::<i64>() {
+            Ok(n) => n,
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                if obj.gt(0)? {
+                    i64::MAX
+                } else {
+                    i64::MIN
+                }
+            }
+            Err(_) => return Err(not_int()),
+        };
+        if n < 1 {
+            return Err(PyValueError::new_err(format!(
                 "threads must be None or an int >= 1, got {n}"
-            ))),
-            Err(_) => Ok(Threads::Fixed(MAX_THREADS)),
+            )));
         }
+        Ok(Threads::Fixed(
+            usize::try_from(n).unwrap_or(MAX_THREADS).min(MAX_THREADS),
+        ))
     }
 
     /// The count for an input of `bytes` bytes.

@@ -177,9 +177,9 @@ def test_non_buffers_raise_typeerror_naming_type(obj: object) -> None:
 def test_threads_argument() -> None:
     a = np.random.default_rng(5).standard_normal(300_000)
     want = bufsum.sum(a)
-    for t in [None, 1, 2, 3, 4, 8, 10**30]:
-        assert f64_bits(bufsum.sum(a, threads=t)) == f64_bits(want)
-    for bad in [0, -1]:
+    for t in [None, 1, 2, 3, 4, 8, 10**30, np.int64(2)]:
+        assert f64_bits(bufsum.sum(a, threads=t)) == f64_bits(want)  # type: ignore[arg-type]
+    for bad in [0, -1, -(10**30)]:
         with pytest.raises(ValueError, match="threads"):
             bufsum.sum(a, threads=bad)
     for badtype in [1.5, "2", True, [2]]:
