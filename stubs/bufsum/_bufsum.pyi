@@ -17,34 +17,34 @@ _Out = TypeVar("_Out", bound=Buffer)
 @overload
 def sum(
     data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: int | None = None,
+    threads: SupportsIndex | None = None,
 ) -> Any:
     """Sum of a buffer's elements: float (reproducible float64), exact int, or complex."""
 
 @overload
 def sum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: int | None = None
+    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: SupportsIndex | None = None
 ) -> _Out: ...
 @overload
 def sum(
     data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: int | None = None,
+    threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
 def fsum(
     data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: int | None = None,
+    threads: SupportsIndex | None = None,
 ) -> Any:
     """Correctly rounded sum: float (complex for complex data), as math.fsum gives."""
 
 @overload
 def fsum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: int | None = None
+    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: SupportsIndex | None = None
 ) -> _Out: ...
 @overload
 def fsum(
     data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: int | None = None,
+    threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
 def cumsum(data: Buffer, /, *, out: None = None) -> array[Any]:
