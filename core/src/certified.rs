@@ -49,24 +49,42 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
 }
 
 #[inline(always)]
-fn lanes_add(st: &mut Lanes, xs: &[f64]) {
-    let mut chunks = xs.chunks_exact(LANES);
-    for ch in &mut chunks {
-        #[allow(clippy::needless_range_loop)] // one index over four arrays vectorises best
+fn lane_step(st: &mut Lanes, j: usize, x: f64) {
+    let (s, e) = two_sum(st.s[j], x);
+    st.s[j] = s;
+    st.c[j] += e;
+    st.q[j] += st.c[j] * st.c[j];
+}
+
+/// Adds `n` values `STEP` elements apart from `p` (any alignment); element `k` of each group of
+/// [`LANES`] goes to lane `k`.
+///
+/// # Safety
+/// `p + k·STEP` must be readable as an f64 for every `k < n`.
+#[inline(always)]
+unsafe fn lanes_add_step<const STEP: usize>(st: &mut Lanes, p: *const f64, n: usize) {
+    let full = n / LANES;
+    for c in 0..full {
+        // SAFETY: elements `c·LANES + j < n` (caller's promise).
+        let base = unsafe { p.add(c * LANES * STEP) };
         for j in 0..LANES {
-            let (s, e) = two_sum(st.s[j], ch[j]);
-            st.s[j] = s;
-            st.c[j] += e;
-            st.q[j] += st.c[j] * st.c[j];
+            // SAFETY: as above.
+            lane_step(st, j, unsafe { base.add(j * STEP).read_unaligned() });
         }
     }
-    for (j, &x) in chunks.remainder().iter().enumerate() {
-        let (s, e) = two_sum(st.s[j], x);
-        st.s[j] = s;
-        st.c[j] += e;
-        st.q[j] += st.c[j] * st.c[j];
+    for j in 0..n % LANES {
+        // SAFETY: element `full·LANES + j < n`.
+        lane_step(st, j, unsafe {
+            p.add((full * LANES + j) * STEP).read_unaligned()
+        });
     }
-    st.m += xs.len().div_ceil(LANES) as u64;
+    st.m += n.div_ceil(LANES) as u64;
+}
+
+#[inline(always)]
+fn lanes_add(st: &mut Lanes, xs: &[f64]) {
+    // SAFETY: the slice's `len` elements are readable.
+    unsafe { lanes_add_step::<1>(st, xs.as_ptr(), xs.len()) }
 }
 
 multiversion! {

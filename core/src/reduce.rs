@@ -89,6 +89,25 @@ fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
 }
 
 /// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
+/// Whether `a` is a 1-d view of every second native f64 (`a[::2]`), which kernels read in place.
+fn is_every_second_f64(a: &Strided) -> bool {
+    a.dtype() == Dtype::native(Elem::F64) && a.dims().strides() == [16]
+}
+
+/// Calls `f(pointer, count)` for each canonical block of blocks `lo..hi` of such a view.
+///
+/// # Safety
+/// `a` must satisfy [`is_every_second_f64`].
+unsafe fn step2_blocks(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(*const f64, usize)) {
+    for blk in lo..hi {
+        let start = blk * BLOCK;
+        let n = BLOCK.min(a.len() - start);
+        // SAFETY: elements `start .. start + n` of this 1-d view, 16 bytes apart, are inside the
+        // buffer (contract of `Strided::new`).
+        f(unsafe { a.as_ptr().cast::<f64>().add(2 * start) }, n);
+    }
+}
+
 pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
     let mut wide = Scratch::new();
     a.for_each_block::<T>(lo, hi, |b| match T::as_f64(b) {
@@ -124,21 +143,15 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
         f64_blocks::<T>(a, 0, 1, |b| total = block_sum(b));
         return Total::Float(total);
     }
-    // Every second native f64 (`a[::2]`): summed where it lies, no gather copy.
-    let step2 = a.dtype() == Dtype::native(Elem::F64) && a.dims().strides() == [16];
+    let step2 = is_every_second_f64(a);
     Total::Float(tree_reduce(
         block_count(a.len()),
         threads,
         &|lo, hi| {
             let mut p = Pairwise::default();
             if step2 {
-                for blk in lo..hi {
-                    let start = blk * BLOCK;
-                    let n = BLOCK.min(a.len() - start);
-                    // SAFETY: elements `start .. start + n` of this 1-d view, 16 bytes apart,
-                    // are inside the buffer (contract of `Strided::new`).
-                    p.push(unsafe { block_sum_step2(a.as_ptr().cast::<f64>().add(2 * start), n) });
-                }
+                // SAFETY: `a` is every second f64 (checked above).
+                unsafe { step2_blocks(a, lo, hi, |x, n| p.push(block_sum_step2(x, n))) };
             } else {
                 f64_blocks::<T>(a, lo, hi, |b| p.push(block_sum(b)));
             }
@@ -195,6 +208,8 @@ const CERTIFY_MIN_LEN: usize = 256;
 
 fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
     if a.len() >= CERTIFY_MIN_LEN {
+        // Strided input is gathered first: reading it in place measured slower for this
+        // compute-heavier pass (0.95 vs 1.6 elements/ns at a[::2], 10^7).
         let partial = tree_reduce(
             block_count(a.len()),
             threads,
