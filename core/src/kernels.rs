@@ -71,7 +71,7 @@ multiversion! {
 
 #[inline(always)]
 fn widen_each<T: Float>(xs: &[T], out: &mut Scratch<f64>) {
-    out.fill(xs.iter().map(|&x| x.to_f64()));
+    T::widen_into(xs, out);
 }
 
 multiversion! {

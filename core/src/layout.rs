@@ -493,6 +493,20 @@ impl<T: Copy> Scratch<T> {
         self.filled()
     }
 
+    /// Zeroes the first `n` slots (at most [`BLOCK`]), lets `write` overwrite them, and keeps
+    /// them as filled: for converters that need an initialised `&mut [T]`.
+    pub fn fill_with(&mut self, n: usize, write: impl FnOnce(&mut [T]))
+    where
+        T: bytemuck::Zeroable,
+    {
+        for slot in &mut self.slots[..n] {
+            slot.write(T::zeroed());
+        }
+        self.filled = n;
+        // SAFETY: the first `n` slots were just initialised.
+        write(unsafe { &mut *(std::ptr::from_mut(&mut self.slots[..n]) as *mut [T]) });
+    }
+
     /// What the last [`Scratch::fill`] wrote.
     #[must_use]
     pub fn filled(&self) -> &[T] {

@@ -1,6 +1,8 @@
 //! Element types as Rust values: byte swapping, widening to f64, exact integer block sums.
 
 use bytemuck::Pod;
+
+use crate::layout::Scratch;
 use half::f16;
 
 /// A plain-old-data element that can be byte-swapped.
@@ -68,12 +70,26 @@ pub trait Float: Scalar {
     fn as_f64(_: &[Self]) -> Option<&[f64]> {
         None
     }
+
+    /// Converts a block into `out` (read it back with `out.filled()`).
+    #[inline(always)]
+    fn widen_into(xs: &[Self], out: &mut Scratch<f64>) {
+        out.fill(xs.iter().map(|&x| x.to_f64()));
+    }
 }
 
 impl Float for f16 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f16::to_f64(self)
+    }
+
+    // `half` converts whole slices with F16C where the CPU has it (one feature check per block
+    // instead of one per element).
+    #[inline(always)]
+    fn widen_into(xs: &[Self], out: &mut Scratch<f64>) {
+        use half::slice::HalfFloatSliceExt;
+        out.fill_with(xs.len(), |dst| xs.convert_to_f64_slice(dst));
     }
 }
 
