@@ -1,9 +1,9 @@
 //! Exact summation: every finite f64 and every integer is a whole multiple of 2^-1074, so the
 //! exact total is an integer in those units. [`ExactSum`] holds it as a fixed-point number in
 //! signed 32-bit-radix digits with carries deferred (R. M. Neal's "small superaccumulator");
-//! [`BinAcc`] (his "large superaccumulator") is the fast front end that adds a block of floats
-//! with one integer add per element into a bin per sign and exponent, flushed into
-//! [`ExactSum`] after every block. [`ExactSum::round`] rounds half-to-even once, at the end.
+//! [`BinAcc`] (after his "large superaccumulator") is the fast front end that adds floats with
+//! one integer add per element into a bin per sign and exponent, moved into [`ExactSum`] before
+//! a bin could overflow and at the end. [`ExactSum::round`] rounds half-to-even once, at the end.
 
 /// Digits of 32 bits: bit 0 weighs 2^-1074, the largest finite f64 ends at bit 2097, and a
 /// total of up to 2^64 of them stays below bit 2162; the top digit keeps the sign.

@@ -88,7 +88,6 @@ fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
     Some(e)
 }
 
-/// Calls `f` with each canonical block of blocks `lo..hi` widened to f64.
 /// Whether `a` is a 1-d view of every second native f64 (`a[::2]`), which kernels read in place.
 fn is_every_second_f64(a: &Strided) -> bool {
     a.dtype() == Dtype::native(Elem::F64) && a.dims().strides() == [16]
@@ -108,6 +107,7 @@ unsafe fn step2_blocks(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(*con
     }
 }
 
+/// Calls `f` with each canonical block of blocks `lo..hi` widened to f64 (in place for f64).
 pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64])) {
     let mut wide = Scratch::new();
     a.for_each_block::<T>(lo, hi, |b| match T::as_f64(b) {
