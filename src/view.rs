@@ -3,9 +3,10 @@
 //! # The safety story (reads and writes without the GIL)
 //!
 //! [`View::new`] calls `PyObject_GetBuffer` and keeps the filled `Py_buffer` (in a [`Slot`] on
-//! the caller's stack that cannot move meanwhile) until [`View`] is dropped, which calls `PyBuffer_Release`; every path (success, error, panic unwinding) drops
-//! it, and only while attached to the interpreter, because `View` is not `Send` and so cannot
-//! enter a `py.detach` closure.
+//! the caller's stack that cannot move meanwhile) until [`View`] is dropped, which calls
+//! `PyBuffer_Release`. Every path (success, error, panic unwinding) drops it, and only while
+//! attached to the interpreter, because `View` is not `Send` and so cannot enter a `py.detach`
+//! closure.
 //!
 //! **What the held view guarantees.** While an export is outstanding, the exporter must keep
 //! its memory where it is: `bytearray` and `array.array` refuse to resize (`BufferError`), NumPy
@@ -15,16 +16,19 @@
 //!
 //! **What this code promises.** [`View::strided`] and [`View::strided_mut`] copy pointer,
 //! shape and strides out *before* the GIL is released; the detached work touches no Python
-//! object; reads and writes go through raw pointers with `read_unaligned`/`write_unaligned` of
-//! plain-old-data types, into exactly the elements the shape and strides name; the core makes no
-//! Rust reference into writable memory. Writes only happen to buffers acquired with
-//! `PyBUF_WRITABLE`, which read-only exporters refuse.
+//! object; it touches exactly the elements the shape and strides name, as plain-old-data types
+//! (every bit pattern is a valid value). Strided, unaligned or byte-swapped data is read with
+//! `read_unaligned`; contiguous aligned data is read through a shared slice for one block at a
+//! time. Writes go only to buffers acquired with `PyBUF_WRITABLE` (read-only exporters refuse),
+//! through `write_unaligned`, never while a Rust reference to that memory is alive: in-place
+//! `cumsum` reads a block completely before writing it.
 //!
 //! **What nobody can prevent.** Another thread (Python or native) may write into the same
-//! memory meanwhile — through another view, or a NumPy array sharing it. It then reads or
-//! writes numbers mid-update and the result is unspecified, but no memory is freed or moved
-//! under us, so it is never a crash. CPython's own `hashlib` releases the GIL over buffers
-//! under the same contract, as do NumPy's ufuncs.
+//! memory meanwhile — through another view, or a NumPy array sharing it. That is a data race
+//! the exporter's protocol cannot forbid: the numbers read or written mid-update are
+//! unspecified, but no memory is freed or moved under us and every value read is a valid
+//! float or integer, so the result is a wrong number, never a crash. CPython's own `hashlib`
+//! releases the GIL over buffers under the same contract, as do NumPy's ufuncs.
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
