@@ -207,9 +207,11 @@ impl Strided {
     /// # Safety
     /// For as long as the returned value or any copy of it is used, on any thread, every byte of
     /// every element (`ptr + Σ index_i·stride_i`, `dtype.size()` bytes) must be readable memory.
-    /// It need not be aligned, and it may be written by others meanwhile (the values read are
-    /// then unspecified, never undefined behaviour, because every read goes through
-    /// `read_unaligned` of a plain-old-data type).
+    /// It need not be aligned. Elements are read as plain-old-data values (any bit pattern is
+    /// valid); contiguous aligned data through a shared slice one block at a time
+    /// ([`Strided::as_slice`]), everything else with `read_unaligned`. Memory that others write
+    /// meanwhile yields unspecified numbers (the caller's contract with its users, as for
+    /// CPython's `hashlib`), and must not be written through this crate while a block is read.
     #[must_use]
     pub unsafe fn new(ptr: *const u8, dims: Dims, dtype: Dtype) -> Self {
         Strided { ptr, dims, dtype }
