@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 
 use smallvec::SmallVec;
 
-use crate::format::Dtype;
+use crate::format::{Dtype, Elem};
 use crate::kernels;
 use crate::scalar::Scalar;
 
@@ -342,6 +342,30 @@ impl Strided {
             f(self.gather_uninit(start, &mut scratch.slots[..stop - start]));
             start = stop;
         }
+    }
+
+    /// The real and imaginary parts of a complex buffer as two real views of the same memory
+    /// (same shape and strides; the imaginary part half an element in); `None` if not complex.
+    #[must_use]
+    pub fn complex_parts(&self) -> Option<(Strided, Strided)> {
+        let part = match self.dtype.elem {
+            Elem::C64 => Elem::F32,
+            Elem::C128 => Elem::F64,
+            _ => return None,
+        };
+        let dtype = Dtype {
+            elem: part,
+            swap: self.dtype.swap,
+        };
+        let view = |ptr| Strided {
+            ptr,
+            dims: self.dims.clone(),
+            dtype,
+        };
+        // Each part's elements lie inside the complex elements, so both views satisfy the
+        // contract of `new` whenever this one does (`wrapping_add`: an empty buffer's pointer
+        // may point nowhere).
+        Some((view(self.ptr), view(self.ptr.wrapping_add(part.size()))))
     }
 
     /// Another layout of the same memory: `dims` from `offset` bytes past this base pointer.

@@ -9,7 +9,7 @@ use crate::format::{Dtype, Elem};
 use crate::kernels::{int_block_sum, widen_into};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
-use crate::scalar::{Bool8, Complex, Float, Int};
+use crate::scalar::{Bool8, Float, Int};
 
 /// A total, by kind of element.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,9 +19,10 @@ pub enum Total {
     Complex(f64, f64),
 }
 
-/// Calls the generic `$f::<T>` chosen by `$elem`, in one of three families.
+/// Calls the generic `$f::<T>` chosen by `$elem` (integer or float family), or evaluates
+/// `$complex` for complex formats.
 macro_rules! by_elem {
-    ($elem:expr, int: $fi:ident, float: $ff:ident, complex: $fc:ident, ($($arg:expr),*)) => {
+    ($elem:expr, int: $fi:ident, float: $ff:ident, complex: $complex:expr, ($($arg:expr),*)) => {
         match $elem {
             Elem::Bool => $fi::<Bool8>($($arg),*),
             Elem::I8 => $fi::<i8>($($arg),*),
@@ -35,8 +36,7 @@ macro_rules! by_elem {
             Elem::F16 => $ff::<f16>($($arg),*),
             Elem::F32 => $ff::<f32>($($arg),*),
             Elem::F64 => $ff::<f64>($($arg),*),
-            Elem::C64 => $fc::<f32>($($arg),*),
-            Elem::C128 => $fc::<f64>($($arg),*),
+            Elem::C64 | Elem::C128 => $complex,
         }
     };
 }
@@ -44,19 +44,35 @@ macro_rules! by_elem {
 /// `sum`: exact for integers, the canonical float64 order for floats and each complex part.
 #[must_use]
 pub fn sum(a: &Strided, threads: usize) -> Total {
-    by_elem!(a.dtype().elem, int: int_total, float: float_sum, complex: complex_sum, (a, threads))
+    by_elem!(a.dtype().elem, int: int_total, float: float_sum, complex: per_part(a, threads, sum), (a, threads))
 }
 
 /// `fsum`: the correctly rounded sum (integers: their exact sum, rounded once).
 #[must_use]
 pub fn fsum(a: &Strided, threads: usize) -> Total {
-    by_elem!(a.dtype().elem, int: int_fsum, float: float_fsum, complex: complex_fsum, (a, threads))
+    by_elem!(a.dtype().elem, int: int_fsum, float: float_fsum, complex: per_part(a, threads, fsum), (a, threads))
 }
 
 /// The exact total of a real buffer, for accumulators; `None` for complex formats.
 #[must_use]
 pub fn exact(a: &Strided, threads: usize) -> Option<ExactSum> {
-    by_elem!(a.dtype().elem, int: int_exact, float: float_exact, complex: no_exact, (a, threads))
+    by_elem!(a.dtype().elem, int: int_exact, float: float_exact, complex: None, (a, threads))
+}
+
+/// A complex reduction as the real reduction of each part: the parts are real views of the same
+/// memory ([`Strided::complex_parts`]), so each gets exactly the order and rounding of a real
+/// buffer holding those values.
+fn per_part(a: &Strided, threads: usize, reduce: fn(&Strided, usize) -> Total) -> Total {
+    let real = |t| match t {
+        Total::Float(v) => v,
+        // Integers and complex cannot come from a float view; keep the types honest anyway.
+        Total::Int(v) => v as f64,
+        Total::Complex(re, _) => re,
+    };
+    match a.complex_parts() {
+        Some((re, im)) => Total::Complex(real(reduce(&re, threads)), real(reduce(&im, threads))),
+        None => reduce(a, threads),
+    }
 }
 
 fn int_sum<T: Int>(a: &Strided, threads: usize) -> i128 {
@@ -119,20 +135,6 @@ pub(crate) fn f64_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: imp
     });
 }
 
-/// Calls `f` with the real and imaginary parts of each canonical block, widened to f64.
-fn complex_blocks<T: Float>(a: &Strided, lo: usize, hi: usize, mut f: impl FnMut(&[f64], &[f64]))
-where
-    Complex<T>: crate::scalar::Scalar,
-{
-    let (mut re, mut im) = (Scratch::new(), Scratch::new());
-    a.for_each_block::<Complex<T>>(lo, hi, |b| {
-        f(
-            re.fill(b.iter().map(|z| z.re.to_f64())),
-            im.fill(b.iter().map(|z| z.im.to_f64())),
-        );
-    });
-}
-
 fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
     if a.is_empty() {
         return Total::Float(0.0);
@@ -159,29 +161,6 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
         },
         &|x, y| x + y,
     ))
-}
-
-fn complex_sum<T: Float>(a: &Strided, threads: usize) -> Total
-where
-    Complex<T>: crate::scalar::Scalar,
-{
-    if a.is_empty() {
-        return Total::Complex(0.0, 0.0);
-    }
-    let (re, im) = tree_reduce(
-        block_count(a.len()),
-        threads,
-        &|lo, hi| {
-            let (mut pr, mut pi) = (Pairwise::default(), Pairwise::default());
-            complex_blocks::<T>(a, lo, hi, |r, i| {
-                pr.push(block_sum(r));
-                pi.push(block_sum(i));
-            });
-            (pr.finish().unwrap_or(0.0), pi.finish().unwrap_or(0.0))
-        },
-        &|x, y| (x.0 + y.0, x.1 + y.1),
-    );
-    Total::Complex(re, im)
 }
 
 fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
@@ -229,61 +208,4 @@ fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
         }
     }
     Total::Float(float_exact::<T>(a, threads).map_or(0.0, |e| e.round()))
-}
-
-fn complex_fsum<T: Float>(a: &Strided, threads: usize) -> Total
-where
-    Complex<T>: crate::scalar::Scalar,
-{
-    if a.len() >= CERTIFY_MIN_LEN {
-        let (re, im) = tree_reduce(
-            block_count(a.len()),
-            threads,
-            &|lo, hi| {
-                let (mut lr, mut li) = (Lanes::default(), Lanes::default());
-                complex_blocks::<T>(a, lo, hi, |r, i| {
-                    lanes_add_slice(&mut lr, r);
-                    lanes_add_slice(&mut li, i);
-                });
-                (Partial::from_lanes(&lr), Partial::from_lanes(&li))
-            },
-            &|mut x, y| {
-                x.0.merge(y.0);
-                x.1.merge(y.1);
-                x
-            },
-        );
-        if let (Some(re), Some(im)) = (re.certify(), im.certify()) {
-            return Total::Complex(re, im);
-        }
-    }
-    let (re, im) = tree_reduce(
-        block_count(a.len()),
-        threads,
-        &|lo, hi| {
-            let (mut tr, mut ti) = (ExactSum::new(), ExactSum::new());
-            // Pending bins are per total: the imaginary parts get a table of their own.
-            let mut bins_im = BinAcc::default();
-            BinAcc::with_local(|bins_re| {
-                complex_blocks::<T>(a, lo, hi, |r, i| {
-                    bins_re.add_block(r, &mut tr);
-                    bins_im.add_block(i, &mut ti);
-                });
-                bins_re.flush(&mut tr);
-            });
-            bins_im.flush(&mut ti);
-            (tr, ti)
-        },
-        &|mut x, y| {
-            x.0.merge(&y.0);
-            x.1.merge(&y.1);
-            x
-        },
-    );
-    Total::Complex(re.round(), im.round())
-}
-
-#[allow(clippy::unnecessary_wraps, clippy::extra_unused_type_parameters)]
-fn no_exact<T>(_: &Strided, _: usize) -> Option<ExactSum> {
-    None
 }

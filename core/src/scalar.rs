@@ -31,36 +31,6 @@ macro_rules! scalar_float {
 }
 scalar_float!(f16, f32, f64);
 
-/// A complex element: two parts of `T`, real first.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[repr(C)]
-pub struct Complex<T> {
-    pub re: T,
-    pub im: T,
-}
-
-// SAFETY: `repr(C)` pair of one `Pod` float type: no padding, every bit pattern valid.
-unsafe impl bytemuck::Zeroable for Complex<f32> {}
-// SAFETY: as above.
-unsafe impl Pod for Complex<f32> {}
-// SAFETY: as above.
-unsafe impl bytemuck::Zeroable for Complex<f64> {}
-// SAFETY: as above.
-unsafe impl Pod for Complex<f64> {}
-
-impl<T: Scalar> Scalar for Complex<T>
-where
-    Complex<T>: Pod,
-{
-    #[inline(always)]
-    fn swap_bytes(self) -> Self {
-        Complex {
-            re: self.re.swap_bytes(),
-            im: self.im.swap_bytes(),
-        }
-    }
-}
-
 /// A real float element, exactly representable as f64.
 pub trait Float: Scalar {
     fn to_f64(self) -> f64;
