@@ -74,8 +74,7 @@ impl<'s> View<'s> {
         what: &str,
         slot: &'s mut Slot,
     ) -> PyResult<View<'s>> {
-        // SAFETY: `obj` is a valid object and we are attached (we hold a `Bound`).
-        if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 0 {
+        if !is_buffer(obj) {
             return Err(wrong_type(what, ACCEPTED_OBJECTS, obj));
         }
         // INDIRECT asks for everything, so that exporters with suboffsets export and we can

@@ -87,17 +87,11 @@ impl ExactSum {
 
     /// Adds one float.
     pub fn add_f64(&mut self, x: f64) {
-        let bits = x.to_bits();
-        let exp = ((bits >> 52) & 0x7ff) as u32;
-        let negative = bits >> 63 != 0;
+        let (idx, exp, mant) = split(x);
         if exp == 0x7ff {
             self.add_special(x);
-            return;
-        }
-        let frac = bits & FRAC;
-        let mant = if exp == 0 { frac } else { frac | IMPLICIT };
-        if mant != 0 {
-            self.add_bin(negative, exp, mant);
+        } else if mant != 0 {
+            self.add_bin(idx & 0x800 != 0, exp, mant);
         }
     }
 
@@ -250,7 +244,6 @@ impl ExactSum {
 }
 
 const FRAC: u64 = (1 << 52) - 1;
-const IMPLICIT: u64 = 1 << 52;
 
 fn normalize(d: &mut [i64; DIGITS]) {
     let mut carry = 0i64;
@@ -333,7 +326,7 @@ const WIDE_SPREAD: u32 = 64;
 ///   ways); a chunk of `n` adds at most `⌈n/WAYS⌉` to a slot, and all bins are flushed into
 ///   [`ExactSum`] before a slot could overflow (every 8 chunks of 2048);
 /// - wide (exponents all over the range, e.g. ill-conditioned sums): one way, and a per-bin
-///   countdown flushes a bin only when it has taken [`SLOT_ADDS`] adds, so the cost of moving
+///   countdown flushes a bin only when it has taken `SLOT_ADDS` (2048) adds, so the cost of moving
 ///   bins into the exact total does not grow with the number of distinct exponents (Neal's
 ///   large superaccumulator).
 ///
@@ -366,6 +359,7 @@ impl Default for BinAcc {
     }
 }
 
+/// `(sign·2048 + biased exponent, biased exponent, mantissa with its implicit bit)`.
 #[inline(always)]
 fn split(x: f64) -> (usize, u32, u64) {
     let bits = x.to_bits();

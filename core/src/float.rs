@@ -1,7 +1,7 @@
 //! The reproducible float64 sum: one canonical order, SIMD kernels chosen at run time.
 //!
 //! The order is fixed by the logical element sequence alone:
-//! 1. the sequence is cut into blocks of [`BLOCK`] elements;
+//! 1. the sequence is cut into blocks of [`BLOCK`](crate::layout::BLOCK) elements;
 //! 2. inside a block, element `i` goes to lane `i % LANES`; each lane starts at `-0.0` (the exact
 //!    additive identity) and adds its elements left to right; the lanes are folded by halves
 //!    (`lane[j] += lane[j + w]` for `w = 16, 8, 4, 2, 1`);
@@ -13,7 +13,6 @@
 //! each lane adds at most `BLOCK / LANES = 64` values, the fold adds 5 levels and the tree
 //! `log2(n / BLOCK)`, so the bound is about `(70 + log2 n) · u · Σ|x|`.
 
-use crate::layout::BLOCK;
 use crate::simd::multiversion;
 
 use smallvec::SmallVec;
@@ -126,7 +125,7 @@ unsafe fn tile_lanes(
 }
 
 multiversion! {
-    /// The canonical sum of one block (at most [`BLOCK`] values).
+    /// The canonical sum of one block (at most [`BLOCK`](crate::layout::BLOCK) values).
     pub fn block_sum / block_sum_on(xs: &[f64]) -> f64 = lanes_sum;
 }
 
@@ -140,10 +139,12 @@ multiversion! {
 }
 
 multiversion! {
-    /// Canonical block totals of adjacent columns; see [`tile_lanes`].
+    /// The canonical block totals of `out.len() <= TILE` adjacent f64 columns: `rows` rows,
+    /// `row_stride` bytes apart, from `p` (any alignment); `out[c]` has the bits of column
+    /// `c`'s own block sum. `acc` is scratch of at least `LANES · out.len()` values.
     ///
     /// # Safety
-    /// As for [`tile_lanes`].
+    /// Every `p + i·row_stride + c·8` for `i < rows`, `c < out.len()` must be readable as f64.
     pub unsafe fn tile_block_sum / tile_block_sum_on(
         p: *const u8,
         row_stride: isize,
@@ -196,25 +197,10 @@ pub fn split_point(n: usize) -> usize {
     1 << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
-/// Number of blocks for `len` values.
-#[must_use]
-pub fn blocks(len: usize) -> usize {
-    len.div_ceil(BLOCK)
-}
-
-/// The canonical sum of a native slice, one thread (`-0.0`... for an empty slice: `None`).
-#[must_use]
-pub fn sum_slice(xs: &[f64]) -> Option<f64> {
-    let mut p = Pairwise::default();
-    for b in xs.chunks(BLOCK) {
-        p.push(block_sum(b));
-    }
-    p.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::BLOCK;
     use crate::simd::available;
 
     /// The canonical order written as its recursive definition, with a naive block kernel.
@@ -340,6 +326,15 @@ mod tests {
         assert_eq!(split_point(5), 4);
         assert_eq!(split_point(1024), 512);
         assert_eq!(split_point(1025), 1024);
+    }
+
+    /// The canonical sum of a slice on one thread (`None` when empty).
+    fn sum_slice(xs: &[f64]) -> Option<f64> {
+        let mut p = Pairwise::default();
+        for b in xs.chunks(BLOCK) {
+            p.push(block_sum(b));
+        }
+        p.finish()
     }
 
     #[test]

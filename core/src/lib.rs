@@ -1,7 +1,7 @@
 //! bufsum's core: reproducible and exact sums over any strided, byte-swapped or unaligned
 //! memory, with no knowledge of Python.
 //!
-//! - [`format`]: the one parser of buffer format strings into a [`format::Dtype`].
+//! - [`format`](mod@format): the one parser of buffer format strings into a [`format::Dtype`].
 //! - [`layout`]: where elements are ([`layout::Strided`], [`layout::StridedMut`]) and the one
 //!   bounded gather/scatter walk.
 //! - [`float`]: the canonical float64 summation order and its SIMD block kernels.
