@@ -81,6 +81,21 @@ fn cumsum(
     running::cumsum(py, data, out)
 }
 
+/// Combines `sum` totals of consecutive chunks of `2^log2_blocks` canonical blocks each (the
+/// last one may be shorter) into the bits one call over the whole buffer gives: chunk totals
+/// are whole subtrees of the canonical tree. Used by the command line's progress bar.
+#[pyfunction]
+#[pyo3(signature = (totals, log2_blocks, last_full, /))]
+fn _combine_chunk_sums(totals: Vec<f64>, log2_blocks: u32, last_full: bool) -> f64 {
+    let mut tree = bufsum_core::float::Pairwise::default();
+    let n = totals.len();
+    for (i, t) in totals.into_iter().enumerate() {
+        let full = i + 1 < n || last_full;
+        tree.push_subtree(if full { log2_blocks } else { 0 }, t);
+    }
+    tree.finish().unwrap_or(0.0)
+}
+
 /// Which block kernel this CPU runs for float sums (e.g. "avx512", "avx2", "portable").
 #[pyfunction]
 fn _kernel() -> &'static str {
@@ -96,6 +111,7 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fsum, m)?)?;
     m.add_function(wrap_pyfunction!(cumsum, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(_combine_chunk_sums, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;
     m.add_class::<ResultArray>()?;

@@ -70,13 +70,20 @@ def test_cli_errors(tmp_path: pathlib.Path) -> None:
 def test_progress_chunking_reproduces_sum_bits() -> None:
     from bufsum import _files
 
-    a = np.random.default_rng(2).standard_normal(bufsum._bufsum._BLOCK * 1024 * 5 + 12345)
+    n = bufsum._bufsum._BLOCK * 1024 * 5 + 12345
+    a = np.random.default_rng(2).standard_normal(n)
     for exact in (False, True):
-        sink = open(pathlib.Path("/dev/null"), "w")  # noqa: SIM115
-        got = _files._reduce_with_progress(memoryview(a), exact, sink)
-        sink.close()
+        with open("/dev/null", "w") as sink:
+            got = _files._reduce_with_progress(memoryview(a), exact, sink)
         want = bufsum.fsum(a) if exact else bufsum.sum(a)
         assert np.float64(got).view(np.uint64) == np.float64(want).view(np.uint64)
+    full = a[: bufsum._bufsum._BLOCK * 1024 * 2]  # whole chunks only
+    with open("/dev/null", "w") as sink:
+        got = _files._reduce_with_progress(memoryview(full), False, sink)
+    assert np.float64(got).view(np.uint64) == np.float64(bufsum.sum(full)).view(np.uint64)
+    ints = np.arange(n, dtype=np.int64) * (2**40)
+    with open("/dev/null", "w") as sink:
+        assert _files._reduce_with_progress(memoryview(ints), False, sink) == bufsum.sum(ints)
 
 
 def test_bench_quick_json() -> None:

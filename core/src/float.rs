@@ -165,8 +165,15 @@ pub struct Pairwise {
 impl Pairwise {
     /// Appends the next block total.
     #[inline]
-    pub fn push(&mut self, mut total: f64) {
-        let mut height = 0;
+    pub fn push(&mut self, total: f64) {
+        self.push_subtree(0, total);
+    }
+
+    /// Appends the total of a complete subtree of `2^height` blocks computed elsewhere (e.g. a
+    /// chunk summed by its own call), or — with a height below every pending one — the total of
+    /// the final, incomplete part.
+    #[inline]
+    pub fn push_subtree(&mut self, mut height: u32, mut total: f64) {
         while let Some(&(h, left)) = self.stack.last() {
             if h != height {
                 break;
@@ -316,6 +323,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn subtrees_combine_like_one_sum() {
+        let xs = noisy(5 * 4 * BLOCK + 777, 3);
+        let chunk = 4 * BLOCK; // 2^2 blocks
+        let mut p = Pairwise::default();
+        for c in xs.chunks(chunk) {
+            let t = sum_slice(c).unwrap();
+            p.push_subtree(if c.len() == chunk { 2 } else { 0 }, t);
+        }
+        assert_eq!(
+            p.finish().unwrap().to_bits(),
+            sum_slice(&xs).unwrap().to_bits()
+        );
     }
 
     #[test]

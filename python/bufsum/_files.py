@@ -129,35 +129,27 @@ def _empty(code: str, exact: bool) -> object:
 def _reduce_with_progress(view: Any, exact: bool, progress: IO[str] | None) -> object:
     if progress is None:
         return _bufsum.fsum(view) if exact else _bufsum.sum(view)
-    # Chunks of a power-of-two number of canonical blocks: exact partials merge in any order, and
-    # float chunk totals are whole subtrees of sum's canonical tree, so combining them with the
-    # same stack (see Pairwise in the core) gives the very bits of one call.
+    # Chunks of 2^10 canonical blocks: exact partials merge in any order; float chunk totals are
+    # whole subtrees of sum's canonical tree, which the core recombines into one call's bits.
     n = len(view)
-    chunk = _bufsum._BLOCK << 10
+    log2_blocks = 10
+    chunk = _bufsum._BLOCK << log2_blocks
     acc = _bufsum.Accumulator()
-    stack: list[tuple[int, Any]] = []
+    totals: list[Any] = []
     start = time.perf_counter()
     for lo in range(0, n, chunk):
         part = view[lo : lo + chunk]
         if exact:
             acc.add(part)
         else:
-            total = _bufsum.sum(part)
-            height = 0
-            while stack and stack[-1][0] == height and len(part) == chunk:
-                total = stack.pop()[1] + total
-                height += 1
-            stack.append((height if len(part) == chunk else -1, total))
+            totals.append(_bufsum.sum(part))
         _bar(progress, min(lo + chunk, n), n, start)
     progress.write("\n")
     if exact:
         return acc.value
-    if not stack:
-        return _bufsum.sum(view)
-    result = stack[-1][1]
-    for _, t in reversed(stack[:-1]):
-        result = t + result
-    return result
+    if not totals or not isinstance(totals[0], float):
+        return sum(totals)  # integers: exact in any order
+    return _bufsum._combine_chunk_sums(totals, log2_blocks, n % chunk == 0)
 
 
 def _bar(out: IO[str], done: int, total: int, start: float) -> None:
