@@ -3,8 +3,7 @@
 use crate::format::{Elem, Kind};
 use crate::layout::{Scratch, Strided, StridedMut, BLOCK};
 use crate::reduce::f64_blocks;
-use crate::scalar::{Bool8, Int};
-use half::f16;
+use crate::scalar::{by_elem, Int};
 
 /// Why `cumsum` wrote nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,31 +25,21 @@ pub fn cumsum(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
     if src.len() != dst.len() {
         return Err(CumsumError::Mismatch);
     }
-    match (src.dtype().kind(), dst.as_strided().dtype().elem) {
-        (Kind::Float, Elem::F64) => {
-            match src.dtype().elem {
-                Elem::F16 => float_cumsum::<f16>(src, dst),
-                Elem::F32 => float_cumsum::<f32>(src, dst),
-                _ => float_cumsum::<f64>(src, dst),
-            }
-            Ok(())
-        }
-        (Kind::Int, Elem::I64) => match src.dtype().elem {
-            Elem::Bool => int_cumsum::<Bool8>(src, dst),
-            Elem::I8 => int_cumsum::<i8>(src, dst),
-            Elem::U8 => int_cumsum::<u8>(src, dst),
-            Elem::I16 => int_cumsum::<i16>(src, dst),
-            Elem::U16 => int_cumsum::<u16>(src, dst),
-            Elem::I32 => int_cumsum::<i32>(src, dst),
-            Elem::U32 => int_cumsum::<u32>(src, dst),
-            Elem::I64 => int_cumsum::<i64>(src, dst),
-            _ => int_cumsum::<u64>(src, dst),
-        },
-        _ => Err(CumsumError::Mismatch),
+    let fits = matches!(
+        (src.dtype().kind(), dst.as_strided().dtype().elem),
+        (Kind::Float, Elem::F64) | (Kind::Int, Elem::I64)
+    );
+    if !fits {
+        return Err(CumsumError::Mismatch);
     }
+    by_elem!(src.dtype().elem, int: int_cumsum, float: float_cumsum, complex: Err(CumsumError::Mismatch), (src, dst))
 }
 
-fn float_cumsum<T: crate::scalar::Float>(src: &Strided, dst: &mut StridedMut) {
+#[allow(clippy::unnecessary_wraps)] // one signature for both families of `by_elem!`
+fn float_cumsum<T: crate::scalar::Float>(
+    src: &Strided,
+    dst: &mut StridedMut,
+) -> Result<(), CumsumError> {
     let mut running = -0.0f64; // exact identity: the first total is x[0] itself
     let mut out = Scratch::new();
     let mut start = 0;
@@ -68,6 +57,7 @@ fn float_cumsum<T: crate::scalar::Float>(src: &Strided, dst: &mut StridedMut) {
         dst.scatter(start, out.filled());
         start += out.filled().len();
     }
+    Ok(())
 }
 
 fn int_cumsum<T: Int>(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {

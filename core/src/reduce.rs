@@ -1,7 +1,5 @@
 //! Whole-buffer reductions: one dispatch from the element type to generic drivers.
 
-use half::f16;
-
 use crate::certified::{lanes_add_slice, Lanes, Partial};
 use crate::exact::{BinAcc, ExactSum};
 use crate::float::{block_sum, block_sum_step2, Pairwise};
@@ -9,7 +7,7 @@ use crate::format::{Dtype, Elem};
 use crate::kernels::{int_block_sum, widen_into};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
-use crate::scalar::{Bool8, Float, Int};
+use crate::scalar::{by_elem, Float, Int};
 
 /// A total, by kind of element.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,28 +15,6 @@ pub enum Total {
     Int(i128),
     Float(f64),
     Complex(f64, f64),
-}
-
-/// Calls the generic `$f::<T>` chosen by `$elem` (integer or float family), or evaluates
-/// `$complex` for complex formats.
-macro_rules! by_elem {
-    ($elem:expr, int: $fi:ident, float: $ff:ident, complex: $complex:expr, ($($arg:expr),*)) => {
-        match $elem {
-            Elem::Bool => $fi::<Bool8>($($arg),*),
-            Elem::I8 => $fi::<i8>($($arg),*),
-            Elem::U8 => $fi::<u8>($($arg),*),
-            Elem::I16 => $fi::<i16>($($arg),*),
-            Elem::U16 => $fi::<u16>($($arg),*),
-            Elem::I32 => $fi::<i32>($($arg),*),
-            Elem::U32 => $fi::<u32>($($arg),*),
-            Elem::I64 => $fi::<i64>($($arg),*),
-            Elem::U64 => $fi::<u64>($($arg),*),
-            Elem::F16 => $ff::<f16>($($arg),*),
-            Elem::F32 => $ff::<f32>($($arg),*),
-            Elem::F64 => $ff::<f64>($($arg),*),
-            Elem::C64 | Elem::C128 => $complex,
-        }
-    };
 }
 
 /// `sum`: exact for integers, the canonical float64 order for floats and each complex part.

@@ -163,3 +163,26 @@ impl Int for i64 {
         i128::from(self)
     }
 }
+
+/// Calls the generic `$f::<T>` chosen by `$elem` (integer or float family), or evaluates
+/// `$complex` for complex formats.
+macro_rules! by_elem {
+    ($elem:expr, int: $fi:ident, float: $ff:ident, complex: $complex:expr, ($($arg:expr),*)) => {
+        match $elem {
+            $crate::format::Elem::Bool => $fi::<$crate::scalar::Bool8>($($arg),*),
+            $crate::format::Elem::I8 => $fi::<i8>($($arg),*),
+            $crate::format::Elem::U8 => $fi::<u8>($($arg),*),
+            $crate::format::Elem::I16 => $fi::<i16>($($arg),*),
+            $crate::format::Elem::U16 => $fi::<u16>($($arg),*),
+            $crate::format::Elem::I32 => $fi::<i32>($($arg),*),
+            $crate::format::Elem::U32 => $fi::<u32>($($arg),*),
+            $crate::format::Elem::I64 => $fi::<i64>($($arg),*),
+            $crate::format::Elem::U64 => $fi::<u64>($($arg),*),
+            $crate::format::Elem::F16 => $ff::<half::f16>($($arg),*),
+            $crate::format::Elem::F32 => $ff::<f32>($($arg),*),
+            $crate::format::Elem::F64 => $ff::<f64>($($arg),*),
+            $crate::format::Elem::C64 | $crate::format::Elem::C128 => $complex,
+        }
+    };
+}
+pub(crate) use by_elem;
