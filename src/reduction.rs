@@ -66,8 +66,8 @@ pub fn call(
     let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
     let whole = view.strided()?;
+    let n = threads.count(whole.len() * whole.dtype().size());
     if axes.is_none() && out.is_none() && !keepdims {
-        let n = threads.count(whole.len() * whole.dtype().size());
         let total = detach_if_large(py, &whole, || match op {
             Op::Sum => reduce::sum(&whole, n),
             Op::Fsum => reduce::fsum(&whole, n),
@@ -107,7 +107,6 @@ pub fn call(
         None => None,
     };
     let mut dst = out_view.as_ref().map(View::strided_mut).transpose()?;
-    let n = threads.count(whole.len() * whole.dtype().size());
     let values: Result<Vec<u64>, ()> = detach_if_large(py, &whole, || {
         // SAFETY: `split` was made from this view's own shape and strides.
         let totals = unsafe {
