@@ -5,9 +5,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bufsum_core::exact::ExactSum;
 use bufsum_core::format::Kind;
 use bufsum_core::reduce;
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use num_bigint::{BigInt, BigUint};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{IntoPyDict, PyBytes, PyFloat, PyInt, PyTuple};
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyTuple};
 
 use crate::args::Threads;
 use crate::detach_if_large;
@@ -16,7 +17,8 @@ use crate::view::{is_buffer, wrong_type, Slot, View};
 #[derive(Clone, Default)]
 struct State {
     total: ExactSum,
-    count: u64,
+    /// Elements added: unbounded, like a Python int (merging a copy of itself doubles it).
+    count: BigUint,
 }
 
 /// An exact running sum of floats, integers and real buffers.
@@ -55,7 +57,7 @@ impl Accumulator {
             let v = f.value();
             let mut s = self.lock();
             s.total.add_f64(v);
-            s.count += 1;
+            s.count += 1u32;
             return Ok(());
         }
         if let Ok(i) = x.cast::<PyInt>() {
@@ -79,7 +81,7 @@ impl Accumulator {
             .ok_or_else(|| PyTypeError::new_err("Accumulator.add(): unsupported format"))?;
         let mut s = self.lock();
         s.total.merge(&part);
-        s.count += data.len() as u64;
+        s.count += data.len();
         Ok(())
     }
 
@@ -89,7 +91,7 @@ impl Accumulator {
         let o = other.get().snapshot();
         let mut s = self.lock();
         s.total.merge(&o.total);
-        s.count += o.count;
+        s.count += &o.count;
     }
 
     /// The correctly rounded total (round-half-even; ±inf on overflow; NaN for NaN or inf-inf).
@@ -100,8 +102,8 @@ impl Accumulator {
 
     /// Number of elements added (a float or int counts one).
     #[getter]
-    fn count(&self) -> u64 {
-        self.lock().count
+    fn count(&self) -> BigUint {
+        self.lock().count.clone()
     }
 
     fn __float__(&self) -> f64 {
@@ -147,28 +149,18 @@ impl Accumulator {
 }
 
 impl Accumulator {
+    /// Any Python int, exactly (the accumulator has no size limit).
     fn add_int(&self, i: &Bound<'_, PyInt>) -> PyResult<()> {
         if let Ok(v) = i.extract::<i128>() {
             let mut s = self.lock();
             s.total.add_i128(v);
-            s.count += 1;
+            s.count += 1u32;
             return Ok(());
         }
-        // Beyond 128 bits: through its two's-complement bytes.
-        let nbits: usize = i.call_method0("bit_length")?.extract()?;
-        let nbytes = nbits / 8 + 1;
-        let kwargs = [("signed", true)].into_py_dict(i.py())?;
-        let bytes: Vec<u8> = i
-            .call_method("to_bytes", (nbytes, "little"), Some(&kwargs))?
-            .extract()?;
+        let v: BigInt = i.extract()?;
         let mut s = self.lock();
-        s.total.add_int_le_bytes(&bytes).map_err(|_| {
-            PyOverflowError::new_err(format!(
-                "Accumulator.add(): int of {nbits} bits is too large (at most {} bits)",
-                bufsum_core::exact::MAX_INT_BITS
-            ))
-        })?;
-        s.count += 1;
+        s.total.add_int(&v);
+        s.count += 1u32;
         Ok(())
     }
 }
@@ -176,7 +168,7 @@ impl Accumulator {
 /// Rebuilds an `Accumulator` from `__reduce__`'s state (for pickle and copy).
 #[pyfunction]
 #[pyo3(signature = (state, count, /))]
-pub fn _restore_accumulator(state: &[u8], count: u64) -> PyResult<Accumulator> {
+pub fn _restore_accumulator(state: &[u8], count: BigUint) -> PyResult<Accumulator> {
     let total = ExactSum::from_bytes(state)
         .ok_or_else(|| PyValueError::new_err("not an Accumulator state"))?;
     Ok(Accumulator {

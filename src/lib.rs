@@ -96,6 +96,15 @@ fn _combine_chunk_sums(totals: Vec<f64>, log2_blocks: u32, last_full: bool) -> f
     tree.finish().unwrap_or(0.0)
 }
 
+/// Test switch: with `on`, the correctly rounded functions skip their certified fast paths and
+/// run the exact accumulator (results are identical either way). Returns the previous setting.
+/// Process-wide; use it through `bufsum._force_exact()`.
+#[pyfunction]
+#[pyo3(signature = (on, /))]
+fn _set_force_exact(on: bool) -> bool {
+    bufsum_core::reduce::set_force_exact(on)
+}
+
 /// Which block kernel this CPU runs for float sums (e.g. "avx512", "avx2", "portable").
 #[pyfunction]
 fn _kernel() -> &'static str {
@@ -111,6 +120,7 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fsum, m)?)?;
     m.add_function(wrap_pyfunction!(cumsum, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_force_exact, m)?)?;
     m.add_function(wrap_pyfunction!(_combine_chunk_sums, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;

@@ -78,7 +78,9 @@ fn main() {
         let a = view(&v, 1, false);
         line += &format!(
             "{:>12.2}",
-            rate(n, || drop(black_box(fsum(black_box(&a), 1))))
+            rate(n, || {
+                black_box(fsum(black_box(&a), 1));
+            })
         );
     }
     println!("{line}");
@@ -94,8 +96,12 @@ fn main() {
                 }
                 let a = view(&v, step, swap);
                 let r = rate(n, || match which {
-                    0 => drop(black_box(sum(black_box(&a), 1))),
-                    1 => drop(black_box(fsum(black_box(&a), 1))),
+                    0 => {
+                        black_box(sum(black_box(&a), 1));
+                    }
+                    1 => {
+                        black_box(fsum(black_box(&a), 1));
+                    }
                     _ => drop(black_box(exact(black_box(&a), 1))),
                 });
                 line += &format!("{r:>12.2}");

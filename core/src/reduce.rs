@@ -1,7 +1,9 @@
 //! Whole-buffer reductions: one dispatch from the element type to generic drivers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::certified::{lanes_add_slice, Lanes, Partial};
-use crate::exact::{BinAcc, ExactSum};
+use crate::exact::{Adder, ExactSum};
 use crate::float::{block_sum, block_sum_step2, Pairwise};
 use crate::format::{Dtype, Elem};
 use crate::kernels::{int_block_sum, widen_into};
@@ -145,10 +147,9 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
         threads,
         &|lo, hi| {
             let mut total = ExactSum::new();
-            BinAcc::with_local(|bins| {
-                f64_blocks::<T>(a, lo, hi, |b| bins.add_block(b, &mut total));
-                bins.flush(&mut total);
-            });
+            let mut adder = Adder::new();
+            f64_blocks::<T>(a, lo, hi, |b| adder.add(b, &mut total));
+            adder.finish(&mut total);
             total
         },
         &|mut x, y| {
@@ -158,12 +159,25 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
     ))
 }
 
+/// When set, the correctly rounded reductions skip their certified fast paths and run the
+/// exact accumulator (a test switch: results are the same either way, which tests check).
+static FORCE_EXACT: AtomicBool = AtomicBool::new(false);
+
+/// Sets the test switch [`FORCE_EXACT`]; returns its previous value.
+pub fn set_force_exact(on: bool) -> bool {
+    FORCE_EXACT.swap(on, Ordering::Relaxed)
+}
+
+fn certify_allowed() -> bool {
+    !FORCE_EXACT.load(Ordering::Relaxed)
+}
+
 /// Inputs up to this many elements go straight to the exact accumulator: the certified pass
 /// has a fixed cost (closing 16 lanes, a 32-term cascade) that only pays on longer inputs.
 const CERTIFY_MIN_LEN: usize = 256;
 
 fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
-    if a.len() >= CERTIFY_MIN_LEN {
+    if a.len() >= CERTIFY_MIN_LEN && certify_allowed() {
         // Strided input is gathered first: reading it in place measured slower for this
         // compute-heavier pass (0.95 vs 1.6 elements/ns at a[::2], 10^7).
         let partial = tree_reduce(

@@ -7,7 +7,22 @@
 - ``Accumulator``: an exact, mergeable, picklable running sum for streams and clusters.
 """
 
-from ._bufsum import Accumulator, cumsum, fsum, sum, _kernel, _restore_accumulator
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ._bufsum import Accumulator, cumsum, fsum, sum, _kernel, _restore_accumulator, _set_force_exact
 
 __all__ = ["Accumulator", "cumsum", "fsum", "sum"]
 __version__ = "0.1.0"
+
+
+@contextmanager
+def _force_exact() -> Iterator[None]:
+    """Test switch: inside, the correctly rounded functions skip their certified fast paths and
+    run the exact accumulator (process-wide). Results are identical either way; tests use this
+    to run every input through both paths."""
+    previous = _set_force_exact(True)
+    try:
+        yield
+    finally:
+        _set_force_exact(previous)

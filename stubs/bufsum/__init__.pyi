@@ -1,11 +1,17 @@
 """Type stubs for bufsum (shipped in the wheel next to the package, with py.typed)."""
 
+from contextlib import AbstractContextManager
+
 from ._bufsum import Accumulator as Accumulator
 from ._bufsum import _kernel as _kernel
 from ._bufsum import _restore_accumulator as _restore_accumulator
+from ._bufsum import _set_force_exact as _set_force_exact
 from ._bufsum import cumsum as cumsum
 from ._bufsum import fsum as fsum
 from ._bufsum import sum as sum
 
 __all__ = ["Accumulator", "cumsum", "fsum", "sum"]
 __version__: str
+
+def _force_exact() -> AbstractContextManager[None]:
+    """Test switch: inside, correctly rounded functions run the exact accumulator."""
