@@ -85,6 +85,42 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Add the exact dot product Σ x[i]·y[i] of two buffers of the same shape and real formats
+    /// (GIL released for large inputs); `count` grows by the number of pairs.
+    #[pyo3(signature = (x, y, /))]
+    fn add_products(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (mut sx, mut sy) = (Slot::new(), Slot::new());
+        let vx = View::new(x, false, "Accumulator.add_products() argument 'x'", &mut sx)?;
+        let vy = View::new(y, false, "Accumulator.add_products() argument 'y'", &mut sy)?;
+        if vx.shape() != vy.shape() {
+            return Err(PyValueError::new_err(format!(
+                "Accumulator.add_products(): x and y must have the same shape, got {:?} and {:?}",
+                vx.shape(),
+                vy.shape()
+            )));
+        }
+        let (dx, dy) = (vx.strided()?, vy.strided()?);
+        let bytes = (dx.len().saturating_mul(dx.dtype().size()))
+            .saturating_add(dy.len().saturating_mul(dy.dtype().size()));
+        let threads = Threads::Auto.count(bytes);
+        let part = crate::detach_if(py, bytes, || bufsum_core::dot::exact_dot(&dx, &dy, threads))
+            .ok_or_else(|| {
+            PyTypeError::new_err(
+                "Accumulator.add_products(): complex buffers are not supported; accepted are \
+                     real float, integer and bool formats",
+            )
+        })?;
+        let mut s = self.lock();
+        s.total.merge(&part);
+        s.count += dx.len();
+        Ok(())
+    }
+
     /// Add another accumulator's exact total and count.
     #[pyo3(signature = (other, /))]
     fn merge(&self, other: &Bound<'_, Accumulator>) {

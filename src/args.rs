@@ -75,3 +75,37 @@ pub fn parse_axis(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> 
     }
     Ok(Some(vec![one(obj)?]))
 }
+
+/// `nan_policy`, as in `scipy.stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NanPolicy {
+    /// NaN in, NaN out (the default).
+    Propagate,
+    /// NaN elements are absent: skipped and not counted.
+    Omit,
+    /// `ValueError` if any NaN is found, before anything is written.
+    Raise,
+}
+
+/// `nan_policy`: `None` or one of `'propagate'`, `'omit'`, `'raise'`.
+pub fn parse_nan_policy(obj: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<NanPolicy> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(NanPolicy::Propagate);
+    };
+    let bad = || {
+        PyValueError::new_err(format!(
+            "bufsum.{func}(): nan_policy must be 'propagate', 'omit' or 'raise', got {}",
+            obj.repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string())
+        ))
+    };
+    let Ok(s) = obj.extract::<std::borrow::Cow<'_, str>>() else {
+        return Err(bad());
+    };
+    match &*s {
+        "propagate" => Ok(NanPolicy::Propagate),
+        "omit" => Ok(NanPolicy::Omit),
+        "raise" => Ok(NanPolicy::Raise),
+        _ => Err(bad()),
+    }
+}

@@ -20,13 +20,19 @@ use crate::result_array::ResultArray;
 /// than they give to other threads.
 const DETACH_MIN_BYTES: usize = 16 * 1024;
 
-/// Runs `f` without the GIL when `data` is large, else directly: one closure, two ways to call.
-fn detach_if_large<T: Send>(py: Python<'_>, data: &Strided, f: impl FnOnce() -> T + Send) -> T {
-    if data.len().saturating_mul(data.dtype().size()) >= DETACH_MIN_BYTES {
+/// Runs `f` without the GIL when the inputs are `bytes` long or more, else directly: one
+/// closure, two ways to call.
+fn detach_if<T: Send>(py: Python<'_>, bytes: usize, f: impl FnOnce() -> T + Send) -> T {
+    if bytes >= DETACH_MIN_BYTES {
         py.detach(f)
     } else {
         f()
     }
+}
+
+/// [`detach_if`] sized by one input.
+fn detach_if_large<T: Send>(py: Python<'_>, data: &Strided, f: impl FnOnce() -> T + Send) -> T {
+    detach_if(py, data.len().saturating_mul(data.dtype().size()), f)
 }
 
 /// Sum of a buffer's elements, with the GIL released for large inputs.
@@ -35,16 +41,26 @@ fn detach_if_large<T: Send>(py: Python<'_>, data: &Strided, f: impl FnOnce() -> 
 /// any layout, exporter, byte order, alignment, thread count or CPU. Integers and bools give an
 /// exact int; complex gives a complex. With `axis`, a memoryview of per-slice sums.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, threads=None))]
+#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
 fn sum(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    reduction::call(py, Op::Sum, data, axis, out, keepdims, threads)
+    reduction::call(
+        py,
+        Op::Sum,
+        &[data],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
 }
 
 /// Correctly rounded sum of a buffer's elements (round-half-even), as math.fsum gives, and exact
@@ -53,16 +69,87 @@ fn sum(
 /// Floats and integers give a float, complex a complex (each part rounded). ±inf if the rounded
 /// result overflows; NaN for any NaN or for +inf with -inf.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, threads=None))]
+#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
 fn fsum(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    reduction::call(py, Op::Fsum, data, axis, out, keepdims, threads)
+    reduction::call(
+        py,
+        Op::Fsum,
+        &[data],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
+}
+
+/// Dot product Σ x[i]·y[i] of two buffers of the same shape (no broadcasting, no conjugation),
+/// with the GIL released for large inputs.
+///
+/// Integers give the exact int; otherwise a float from the rounded products summed in sum's
+/// canonical order (the same bits for any layouts, exporters, byte orders, thread counts or
+/// CPUs); complex gives a complex. With `axis`, a memoryview of per-slice dot products.
+#[pyfunction]
+#[pyo3(signature = (x, y, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn dot(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
+    threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    reduction::call(
+        py,
+        Op::Dot,
+        &[x, y],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
+}
+
+/// Correctly rounded dot product: the exact Σ x[i]·y[i] rounded once (half-even), integers of
+/// any size included, with no intermediate overflow or underflow.
+///
+/// A float (complex for complex inputs, each part rounded). ±inf only if the rounded result
+/// overflows; NaN for any NaN, inf·0, or infinite products of opposite signs.
+#[pyfunction]
+#[pyo3(signature = (x, y, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn fdot(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
+    threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    reduction::call(
+        py,
+        Op::Fdot,
+        &[x, y],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
 }
 
 /// Running totals of a buffer's elements, written with the GIL released.
@@ -118,6 +205,8 @@ fn _kernel() -> &'static str {
 fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum, m)?)?;
     m.add_function(wrap_pyfunction!(fsum, m)?)?;
+    m.add_function(wrap_pyfunction!(dot, m)?)?;
+    m.add_function(wrap_pyfunction!(fdot, m)?)?;
     m.add_function(wrap_pyfunction!(cumsum, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(_set_force_exact, m)?)?;

@@ -1,25 +1,28 @@
-//! `sum` and `fsum`: whole-buffer reductions to a Python number, and axis reductions to a
-//! memoryview (or into `out`).
+//! The reductions (`sum`, `fsum`, `dot`, `fdot`): whole-input reductions to a Python number,
+//! and axis reductions to a memoryview (or into `out`). One entry point for one and two inputs.
 
 use std::ffi::CStr;
 
 use bufsum_core::axis::{normalize_axes, AxisSplit};
+use bufsum_core::dot;
 use bufsum_core::format::{Elem, Kind};
-use bufsum_core::layout::StridedMut;
+use bufsum_core::layout::{Strided, StridedMut};
 use bufsum_core::reduce::{self, Total};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyFloat};
 use pyo3::IntoPyObjectExt;
+use smallvec::SmallVec;
 
-use crate::args::{parse_axis, Threads};
-use crate::detach_if_large;
+use crate::args::{parse_axis, parse_nan_policy, NanPolicy, Threads};
+use crate::detach_if;
 use crate::result_array::ResultArray;
 use crate::view::{Slot, View};
 
 fn total_to_py(py: Python<'_>, t: Total) -> PyResult<Py<PyAny>> {
     match t {
         Total::Int(v) => v.into_py_any(py),
+        Total::BigInt(v) => v.into_py_any(py),
         Total::Float(v) => Ok(PyFloat::new(py, v).into_any().unbind()),
         Total::Complex(re, im) => Ok(PyComplex::from_doubles(py, re, im).into_any().unbind()),
     }
@@ -30,6 +33,8 @@ fn total_to_py(py: Python<'_>, t: Total) -> PyResult<Py<PyAny>> {
 pub enum Op {
     Sum,
     Fsum,
+    Dot,
+    Fdot,
 }
 
 impl Op {
@@ -37,65 +42,124 @@ impl Op {
         match self {
             Op::Sum => "sum",
             Op::Fsum => "fsum",
+            Op::Dot => "dot",
+            Op::Fdot => "fdot",
         }
     }
 
-    /// How errors name the arguments.
+    /// How errors name the arguments (static: this is on every call's path).
     fn arg(self, arg: &str) -> &'static str {
         match (self, arg) {
             (Op::Sum, "data") => "bufsum.sum() argument 'data'",
             (Op::Fsum, "data") => "bufsum.fsum() argument 'data'",
             (Op::Sum, _) => "bufsum.sum() argument 'out'",
             (Op::Fsum, _) => "bufsum.fsum() argument 'out'",
+            (Op::Dot, "x") => "bufsum.dot() argument 'x'",
+            (Op::Dot, "y") => "bufsum.dot() argument 'y'",
+            (Op::Dot, _) => "bufsum.dot() argument 'out'",
+            (Op::Fdot, "x") => "bufsum.fdot() argument 'x'",
+            (Op::Fdot, "y") => "bufsum.fdot() argument 'y'",
+            (Op::Fdot, _) => "bufsum.fdot() argument 'out'",
+        }
+    }
+
+    /// Whether integer inputs give integer results (else floats).
+    fn exact_ints(self) -> bool {
+        matches!(self, Op::Sum | Op::Dot)
+    }
+
+    /// The reduction of whole inputs (one or two, as the operation takes).
+    fn compute(self, inputs: &[Strided], threads: usize) -> Total {
+        match (self, inputs) {
+            (Op::Sum, [a]) => reduce::sum(a, threads),
+            (Op::Fsum, [a]) => reduce::fsum(a, threads),
+            (Op::Dot, [x, y]) => dot::dot(x, y, threads),
+            (Op::Fdot, [x, y]) => dot::fdot(x, y, threads),
+            _ => unreachable!("arity checked by the callers"),
         }
     }
 }
 
+/// Most inputs a reduction takes.
+const MAX_INPUTS: usize = 2;
+
+#[allow(clippy::too_many_arguments)]
 pub fn call(
     py: Python<'_>,
     op: Op,
-    data: &Bound<'_, PyAny>,
+    data: &[&Bound<'_, PyAny>],
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    debug_assert!((1..=MAX_INPUTS).contains(&data.len()));
     let threads = Threads::parse(threads)?;
-    let mut slot = Slot::new();
-    let view = View::new(data, false, op.arg("data"), &mut slot)?;
+    let policy: NanPolicy = parse_nan_policy(nan_policy, op.name())?;
+    if policy != NanPolicy::Propagate {
+        return Err(PyValueError::new_err(format!(
+            "bufsum.{}(): only nan_policy='propagate' is supported so far",
+            op.name()
+        )));
+    }
+    let mut slots = [Slot::new(), Slot::new()];
+    let names = ["x", "y"];
+    let mut views: SmallVec<[View<'_>; MAX_INPUTS]> = SmallVec::new();
+    for (i, (obj, slot)) in data.iter().zip(slots.iter_mut()).enumerate() {
+        let name = if data.len() == 1 { "data" } else { names[i] };
+        views.push(View::new(obj, false, op.arg(name), slot)?);
+    }
+    if let [x, y] = &views[..] {
+        if x.shape() != y.shape() {
+            return Err(PyValueError::new_err(format!(
+                "bufsum.{}(): x and y must have the same shape, got {:?} and {:?}",
+                op.name(),
+                x.shape(),
+                y.shape()
+            )));
+        }
+    }
     let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
-    let whole = view.strided()?;
-    let n = threads.count(whole.len() * whole.dtype().size());
+    let wholes = views
+        .iter()
+        .map(View::strided)
+        .collect::<PyResult<SmallVec<[Strided; MAX_INPUTS]>>>()?;
+    let bytes: usize = wholes
+        .iter()
+        .map(|w| w.len().saturating_mul(w.dtype().size()))
+        .fold(0, usize::saturating_add);
+    let n = threads.count(bytes);
     if axes.is_none() && out.is_none() && !keepdims {
-        let total = detach_if_large(py, &whole, || match op {
-            Op::Sum => reduce::sum(&whole, n),
-            Op::Fsum => reduce::fsum(&whole, n),
-        });
+        let total = detach_if(py, bytes, || op.compute(&wholes, n));
         return total_to_py(py, total);
     }
     // Axis reductions (axis=None with out/keepdims reduces every axis).
-    let ndim = view.shape().len();
+    let shape = views[0].shape().to_vec();
+    let ndim = shape.len();
     let axes = axes.unwrap_or_else(|| (0..ndim as i64).collect());
     let reduced = normalize_axes(&axes, ndim).map_err(PyValueError::new_err)?;
-    let kind = view.dtype().kind();
-    if kind == Kind::Complex {
+    if views.iter().any(|v| v.dtype().kind() == Kind::Complex) {
         return Err(PyTypeError::new_err(format!(
             "bufsum.{}(): axis, out and keepdims support real formats only; got complex data",
             op.name()
         )));
     }
-    let int_out = op == Op::Sum && kind == Kind::Int;
-    let split = AxisSplit::new(view.shape(), view.strides(), &reduced)
+    let int_out = op.exact_ints() && views.iter().all(|v| v.dtype().kind() == Kind::Int);
+    let splits = views
+        .iter()
+        .map(|v| AxisSplit::new(v.shape(), v.strides(), &reduced))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let result_shape: Vec<usize> = if keepdims {
-        view.shape()
+        shape
             .iter()
             .enumerate()
             .map(|(i, &n)| if reduced[i] { 1 } else { n })
             .collect()
     } else {
-        split.kept_shape.clone()
+        splits[0].kept_shape.clone()
     };
     let mut out_slot = Slot::new();
     let out_view = match out {
@@ -107,12 +171,18 @@ pub fn call(
         None => None,
     };
     let mut dst = out_view.as_ref().map(View::strided_mut).transpose()?;
-    let values: Result<Vec<u64>, ()> = detach_if_large(py, &whole, || {
-        // SAFETY: `split` was made from this view's own shape and strides.
+    let values: Result<Vec<u64>, ()> = detach_if(py, bytes, || {
+        // SAFETY: each split was made from its own input's shape and strides.
         let totals = unsafe {
-            match op {
-                Op::Sum => split.sum(&whole, n),
-                Op::Fsum => split.fsum(&whole, n),
+            match (&splits[..], &wholes[..]) {
+                ([s], [w]) => match op {
+                    Op::Fsum => s.fsum(w, n),
+                    _ => s.sum(w, n),
+                },
+                ([sx, sy], [x, y]) => sx.map_pairs(sy, x, y, n, &|a, b, t| {
+                    op.compute(&[a.clone(), b.clone()], t)
+                }),
+                _ => unreachable!("one split per input"),
             }
         };
         let bits: Result<Vec<u64>, ()> = totals
@@ -120,6 +190,7 @@ pub fn call(
             .map(|t| match t {
                 Total::Float(v) => Ok(v.to_bits()),
                 Total::Int(v) => i64::try_from(v).map(|x| x as u64).map_err(|_| ()),
+                Total::BigInt(v) => i64::try_from(&v).map(|x| x as u64).map_err(|_| ()),
                 Total::Complex(..) => Err(()),
             })
             .collect();

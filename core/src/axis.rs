@@ -136,6 +136,39 @@ impl AxisSplit {
         Some(per_tile.into_iter().flatten().collect())
     }
 
+    /// `f(x slice, y slice, threads)` for every output entry of two inputs of the same shape
+    /// (`self` split from `x`'s layout, `other` from `y`'s, with the same reduced axes), in C
+    /// order of the kept axes; threads as in [`AxisSplit::map`].
+    ///
+    /// # Safety
+    /// `x` and `y` must be the `Strided` of the full layouts `self` and `other` were made from.
+    pub unsafe fn map_pairs<R: Send>(
+        &self,
+        other: &AxisSplit,
+        x: &Strided,
+        y: &Strided,
+        threads: usize,
+        f: &(impl Fn(&Strided, &Strided, usize) -> R + Sync),
+    ) -> Vec<R> {
+        debug_assert_eq!(self.outputs(), other.outputs());
+        let n = self.outputs();
+        let (outer, inner) = if n >= threads {
+            (threads, 1)
+        } else {
+            (1, threads)
+        };
+        map_indices(n, outer, &|i| {
+            // SAFETY: entry `i` of each split lies inside its own base (the caller's promise).
+            let (sx, sy) = unsafe {
+                (
+                    x.with_layout(self.offset(i), self.inner.clone()),
+                    y.with_layout(other.offset(i), other.inner.clone()),
+                )
+            };
+            f(&sx, &sy, inner)
+        })
+    }
+
     /// `f(sub-array)` for every output entry, in C order of the kept axes. With more entries
     /// than threads the entries are spread over the threads and `f` gets `1`; otherwise the
     /// entries run in turn and `f` gets all the threads.

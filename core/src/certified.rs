@@ -92,6 +92,24 @@ multiversion! {
     pub fn lanes_add_slice / lanes_add_slice_on(st: &mut Lanes, xs: &[f64]) -> () = lanes_add;
 }
 
+/// The error-free products `x[i]·y[i] = p[i] + e[i]`: `p` the rounded product, `e` its error
+/// by a fused multiply-add. Exact whenever `p` is finite and `|p| >= 2^-968` or `p = 0` with
+/// exact zero operands; below, `e` may lose at most `2^-1075` to underflow (the callers' bounds
+/// or exact paths account for it). Fills `p` and `e` with the shorter length of `xs`, `ys`.
+#[inline(always)]
+fn products_body(xs: &[f64], ys: &[f64], p: &mut [f64], e: &mut [f64]) {
+    for (((&x, &y), p), e) in xs.iter().zip(ys).zip(p.iter_mut()).zip(e.iter_mut()) {
+        let prod = x * y;
+        *p = prod;
+        *e = x.mul_add(y, -prod);
+    }
+}
+
+multiversion! {
+    /// Error-free products (see [`products_body`]): `p[i] + e[i] = x[i]·y[i]`.
+    pub fn two_products / two_products_on(xs: &[f64], ys: &[f64], p: &mut [f64], e: &mut [f64]) -> () = products_body;
+}
+
 /// `γ_n = n·u / (1 - n·u)`, rounded up generously (callers inflate the bound again).
 fn gamma(n: f64) -> f64 {
     let nu = n * U;
@@ -126,6 +144,19 @@ impl Partial {
         terms.extend_from_slice(&st.s);
         terms.extend_from_slice(&st.c);
         Partial { terms, bound }
+    }
+
+    /// Widens the bound by `extra` (an error the lanes did not see, e.g. underflow in the
+    /// error terms of products).
+    pub fn widen(&mut self, extra: f64) {
+        self.bound += extra;
+    }
+
+    /// Negates the partial's value (its bound is unchanged).
+    pub fn negate(&mut self) {
+        for t in &mut self.terms {
+            *t = -*t;
+        }
     }
 
     /// Adds another partial (terms kept, bounds added).

@@ -35,6 +35,26 @@ fn lanes_sum(xs: &[f64]) -> f64 {
     fold(acc)
 }
 
+/// The canonical order over the rounded products `fl(x[i]·y[i])` (no fused multiply-add, so
+/// every instruction set gives the same bits).
+#[inline(always)]
+fn lanes_dot(xs: &[f64], ys: &[f64]) -> f64 {
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let mut acc = [-0.0f64; LANES];
+    let mut cx = xs.chunks_exact(LANES);
+    let mut cy = ys.chunks_exact(LANES);
+    for (a, b) in (&mut cx).zip(&mut cy) {
+        for j in 0..LANES {
+            acc[j] += a[j] * b[j];
+        }
+    }
+    for ((s, &a), &b) in acc.iter_mut().zip(cx.remainder()).zip(cy.remainder()) {
+        *s += a * b;
+    }
+    fold(acc)
+}
+
 /// The same order over `n` values `STEP` elements apart (no gather copy for `a[::2]`).
 ///
 /// # Safety
@@ -127,6 +147,12 @@ unsafe fn tile_lanes(
 multiversion! {
     /// The canonical sum of one block (at most [`BLOCK`](crate::layout::BLOCK) values).
     pub fn block_sum / block_sum_on(xs: &[f64]) -> f64 = lanes_sum;
+}
+
+multiversion! {
+    /// The canonical sum of one block of products `x[i]·y[i]` (each rounded; the shorter
+    /// length counts).
+    pub fn block_dot / block_dot_on(xs: &[f64], ys: &[f64]) -> f64 = lanes_dot;
 }
 
 multiversion! {

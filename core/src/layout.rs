@@ -541,6 +541,16 @@ impl<T: Copy> Scratch<T> {
     }
 }
 
+impl<T: Scalar> Scratch<T> {
+    /// Gathers logical elements `start .. start + n` (`n <= BLOCK`) of `a` as native values
+    /// (see [`Strided::gather`]) and returns them.
+    pub fn gather_from(&mut self, a: &Strided, start: usize, n: usize) -> &[T] {
+        let vals = a.gather_uninit(start, &mut self.slots[..n]);
+        self.filled = n;
+        vals
+    }
+}
+
 /// # Safety
 /// Every element of `s` must be initialised.
 unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {

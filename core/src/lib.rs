@@ -8,6 +8,8 @@
 //! - [`exact`]: the exact accumulator behind `fsum` and `Accumulator`.
 //! - [`certified`]: `fsum`'s fast path, a compensated sum with a rigorous certificate.
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
+//! - [`dot`]: `dot` and `fdot` over two inputs.
+//! - [`reader`]: blocks of any input as f64 or i128, for reductions over several inputs.
 //! - [`axis`]: reductions along chosen axes.
 //! - [`cumsum`]: running totals written into a destination buffer.
 //! - [`kernels`]: the gather path's copy and byte-swap loops, per instruction set.
@@ -17,12 +19,14 @@
 pub mod axis;
 pub mod certified;
 pub mod cumsum;
+pub mod dot;
 pub mod exact;
 pub mod float;
 pub mod format;
 pub mod kernels;
 pub mod layout;
 pub mod parallel;
+pub mod reader;
 pub mod reduce;
 pub mod scalar;
 pub mod simd;

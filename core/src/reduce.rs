@@ -12,9 +12,11 @@ use crate::parallel::tree_reduce;
 use crate::scalar::{by_elem, Float, Int};
 
 /// A total, by kind of element.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Total {
     Int(i128),
+    /// An exact integer that may not fit in i128 (integer dot products).
+    BigInt(num_bigint::BigInt),
     Float(f64),
     Complex(f64, f64),
 }
@@ -45,6 +47,7 @@ fn per_part(a: &Strided, threads: usize, reduce: fn(&Strided, usize) -> Total) -
         Total::Float(v) => v,
         // Integers and complex cannot come from a float view; keep the types honest anyway.
         Total::Int(v) => v as f64,
+        Total::BigInt(_) => f64::NAN,
         Total::Complex(re, _) => re,
     };
     match a.complex_parts() {
@@ -168,13 +171,13 @@ pub fn set_force_exact(on: bool) -> bool {
     FORCE_EXACT.swap(on, Ordering::Relaxed)
 }
 
-fn certify_allowed() -> bool {
+pub(crate) fn certify_allowed() -> bool {
     !FORCE_EXACT.load(Ordering::Relaxed)
 }
 
 /// Inputs up to this many elements go straight to the exact accumulator: the certified pass
 /// has a fixed cost (closing 16 lanes, a 32-term cascade) that only pays on longer inputs.
-const CERTIFY_MIN_LEN: usize = 256;
+pub(crate) const CERTIFY_MIN_LEN: usize = 256;
 
 fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
     if a.len() >= CERTIFY_MIN_LEN && certify_allowed() {

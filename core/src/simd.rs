@@ -31,15 +31,17 @@ pub fn isa() -> Isa {
 fn detect() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        let f16c = std::arch::is_x86_feature_detected!("f16c");
+        // F16C for half-precision conversion, FMA for the error-free products of `fdot`.
+        let f16c_fma = std::arch::is_x86_feature_detected!("f16c")
+            && std::arch::is_x86_feature_detected!("fma");
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx2")
-            && f16c
+            && f16c_fma
         {
             return Isa::Avx512;
         }
-        if std::arch::is_x86_feature_detected!("avx2") && f16c {
+        if std::arch::is_x86_feature_detected!("avx2") && f16c_fma {
             return Isa::Avx2;
         }
     }
@@ -83,21 +85,21 @@ macro_rules! multiversion {
         /// The same, compiled for `isa` (or the best this CPU has, if lower).
         $vis fn $on $(<$($g: $b),+>)? (isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c,fma")]
             fn v512 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 $imp($($a),*)
             }
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,f16c")]
+            #[target_feature(enable = "avx2,f16c,fma")]
             fn v2 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 $imp($($a),*)
             }
             match isa.min($crate::simd::isa()) {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: this CPU has AVX-512F/BW, AVX2 and F16C (checked by `isa()`).
+                // SAFETY: this CPU has AVX-512F/BW, AVX2, F16C and FMA (checked by `isa()`).
                 $crate::simd::Isa::Avx512 => unsafe { v512($($a),*) },
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: this CPU has AVX2 and F16C (checked by `isa()`).
+                // SAFETY: this CPU has AVX2, F16C and FMA (checked by `isa()`).
                 $crate::simd::Isa::Avx2 => unsafe { v2($($a),*) },
                 _ => $imp($($a),*),
             }
@@ -118,13 +120,13 @@ macro_rules! multiversion {
         /// As for the function without `_on`.
         $vis unsafe fn $on $(<$($g: $b),+>)? (isa: $crate::simd::Isa, $($a: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c")]
+            #[target_feature(enable = "avx512f,avx512bw,avx2,f16c,fma")]
             unsafe fn v512 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 // SAFETY: the caller's promise, forwarded.
                 unsafe { $imp($($a),*) }
             }
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,f16c")]
+            #[target_feature(enable = "avx2,f16c,fma")]
             unsafe fn v2 $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
                 // SAFETY: the caller's promise, forwarded.
                 unsafe { $imp($($a),*) }

@@ -3,6 +3,7 @@
 - ``sum``: reproducible float64 sums (same bits for any layout, byte order, thread count or
   CPU), exact integer sums, complex sums; per-axis with ``axis=``.
 - ``fsum``: the correctly rounded sum, as ``math.fsum`` gives, without its overflow failures.
+- ``dot``/``fdot``: reproducible and correctly rounded dot products of two buffers.
 - ``cumsum``: running totals written GIL-free into a new ``array.array`` or a buffer you pass.
 - ``Accumulator``: an exact, mergeable, picklable running sum for streams and clusters.
 """
@@ -10,9 +11,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._bufsum import Accumulator, cumsum, fsum, sum, _kernel, _restore_accumulator, _set_force_exact
+from ._bufsum import Accumulator, cumsum, dot, fdot, fsum, sum, _kernel, _restore_accumulator, _set_force_exact
 
-__all__ = ["Accumulator", "cumsum", "fsum", "sum"]
+__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "sum"]
 __version__ = "0.1.0"
 
 

@@ -7,10 +7,12 @@ from ._bufsum import _kernel as _kernel
 from ._bufsum import _restore_accumulator as _restore_accumulator
 from ._bufsum import _set_force_exact as _set_force_exact
 from ._bufsum import cumsum as cumsum
+from ._bufsum import dot as dot
+from ._bufsum import fdot as fdot
 from ._bufsum import fsum as fsum
 from ._bufsum import sum as sum
 
-__all__ = ["Accumulator", "cumsum", "fsum", "sum"]
+__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "sum"]
 __version__: str
 
 def _force_exact() -> AbstractContextManager[None]:

@@ -12,39 +12,76 @@ else:
 _BLOCK: int
 
 _Axis = Union[SupportsIndex, tuple[SupportsIndex, ...]]
+_NanPolicy = Literal["propagate", "omit", "raise"]
 _Out = TypeVar("_Out", bound=Buffer)
 
 @overload
 def sum(
     data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: SupportsIndex | None = None,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> Any:
     """Sum of a buffer's elements: float (reproducible float64), exact int, or complex."""
 
 @overload
 def sum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: SupportsIndex | None = None
+    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> _Out: ...
 @overload
 def sum(
     data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: SupportsIndex | None = None,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
 def fsum(
     data: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
-    threads: SupportsIndex | None = None,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> Any:
     """Correctly rounded sum: float (complex for complex data), as math.fsum gives."""
 
 @overload
 def fsum(
-    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False, threads: SupportsIndex | None = None
+    data: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> _Out: ...
 @overload
 def fsum(
     data: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
-    threads: SupportsIndex | None = None,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def dot(
+    x: Buffer, y: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> Any:
+    """Dot product Σ x[i]·y[i]: exact int for integers, else a reproducible float (complex per part)."""
+
+@overload
+def dot(
+    x: Buffer, y: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> _Out: ...
+@overload
+def dot(
+    x: Buffer, y: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def fdot(
+    x: Buffer, y: Buffer, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> Any:
+    """Correctly rounded dot product: the exact Σ x[i]·y[i] rounded once (complex per part)."""
+
+@overload
+def fdot(
+    x: Buffer, y: Buffer, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> _Out: ...
+@overload
+def fdot(
+    x: Buffer, y: Buffer, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
 def cumsum(data: Buffer, /, *, out: None = None) -> array[Any]:
@@ -59,6 +96,9 @@ class Accumulator:
     def __new__(cls) -> Accumulator: ...
     def add(self, x: float | int | Buffer, /) -> None:
         """Add a float, an int, or every element of a buffer of a real format."""
+
+    def add_products(self, x: Buffer, y: Buffer, /) -> None:
+        """Add the exact dot product Σ x[i]·y[i] of two buffers of real formats."""
 
     def merge(self, other: Accumulator, /) -> None:
         """Add another accumulator's exact total and count."""

@@ -328,4 +328,4 @@ impl ExactSum {
 const FORMAT_VERSION: u8 = 2;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

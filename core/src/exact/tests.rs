@@ -6,7 +6,7 @@ use super::*;
 use num_traits::Float as _;
 
 /// `x` exactly, in units of `2^-UNIT_BIT`.
-fn reference(x: f64) -> BigInt {
+pub(crate) fn reference(x: f64) -> BigInt {
     let (mant, exp, sign) = x.integer_decode();
     let v = BigInt::from(mant) << (i64::from(exp) + i64::from(UNIT_BIT)) as usize;
     if sign < 0 {
