@@ -56,6 +56,42 @@ fn lane_step(st: &mut Lanes, j: usize, x: f64) {
     st.q[j] += st.c[j] * st.c[j];
 }
 
+/// One pair into lane `j` (Ogita, Rump and Oishi's `Dot2`): the product is split error-free
+/// into `p + e`, `p` is added by TwoSum, and the two errors go into `c` together. See
+/// [`Partial::from_product_lanes`] for what this does to the bound.
+#[inline(always)]
+fn product_step(st: &mut Lanes, j: usize, x: f64, y: f64) {
+    let p = x * y;
+    let e = x.mul_add(y, -p);
+    let (s, err) = two_sum(st.s[j], p);
+    st.s[j] = s;
+    st.c[j] += err + e;
+    st.q[j] += st.c[j] * st.c[j];
+}
+
+#[inline(always)]
+fn lanes_add_pairs(st: &mut Lanes, xs: &[f64], ys: &[f64]) {
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let mut cx = xs.chunks_exact(LANES);
+    let mut cy = ys.chunks_exact(LANES);
+    for (a, b) in (&mut cx).zip(&mut cy) {
+        for j in 0..LANES {
+            product_step(st, j, a[j], b[j]);
+        }
+    }
+    for (j, (&a, &b)) in cx.remainder().iter().zip(cy.remainder()).enumerate() {
+        product_step(st, j, a, b);
+    }
+    st.m += n.div_ceil(LANES) as u64;
+}
+
+multiversion! {
+    /// Adds the products `x[i]·y[i]` (the shorter length counts) to the lanes; close them with
+    /// [`Partial::from_product_lanes`].
+    pub fn lanes_add_products / lanes_add_products_on(st: &mut Lanes, xs: &[f64], ys: &[f64]) -> () = lanes_add_pairs;
+}
+
 /// Adds `n` values `STEP` elements apart from `p` (any alignment); element `k` of each group of
 /// [`LANES`] goes to lane `k`.
 ///
@@ -132,13 +168,27 @@ impl Partial {
     /// Closes a set of lanes.
     #[must_use]
     pub fn from_lanes(st: &Lanes) -> Self {
+        Self::close(st, 1.0)
+    }
+
+    /// Closes a set of lanes fed by [`lanes_add_products`]. There `c` adds `t_k = fl(err_k +
+    /// e_k)`, one more rounding per step: `|c - Σ(err_k + e_k)| <= u·Σ|c_k| + u·Σ|t_k|`, and
+    /// `|t_k| <= (1+u)|c_k| + |c_(k-1)|`, so the lane bound grows by a factor `3 + u` (3.01
+    /// here). The product errors `e_k` are exact unless they underflow (at most `2^-1075` each),
+    /// which the caller adds with [`Partial::widen`].
+    #[must_use]
+    pub fn from_product_lanes(st: &Lanes) -> Self {
+        Self::close(st, 3.01)
+    }
+
+    fn close(st: &Lanes, factor: f64) -> Self {
         #[allow(clippy::cast_precision_loss)]
         let m = st.m as f64;
         let mut bound = 0.0;
         for &q in &st.q {
             // Σ|c_k| ≤ sqrt(m·Σc_k²); Σc_k² ≤ q·(1+γ_2m) + m·2^-1074 (underflow of the squares).
             let sum_sq = q * (1.0 + gamma(2.0 * m)) + m * f64::from_bits(1);
-            bound += U * (m * sum_sq).sqrt();
+            bound += factor * U * (m * sum_sq).sqrt();
         }
         let mut terms = Vec::with_capacity(2 * LANES);
         terms.extend_from_slice(&st.s);

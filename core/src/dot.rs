@@ -14,7 +14,7 @@
 //! not exact in an f64, is split into two exact f64 parts, its high and low 32 bits), so every
 //! real and complex combination is one loop over terms.
 
-use crate::certified::{lanes_add_slice, two_products, Lanes, Partial};
+use crate::certified::{lanes_add_products, Lanes, Partial};
 use crate::exact::{Adder, ExactSum};
 use crate::float::{block_dot, Pairwise};
 use crate::format::{Dtype, Elem, Kind};
@@ -123,6 +123,15 @@ fn parts(a: &Strided) -> Vec<Box<dyn Blocks<f64> + '_>> {
     v
 }
 
+/// The input as a native f64 slice when it can be read in place.
+fn native_f64(a: &Strided) -> Option<&[f64]> {
+    if a.dtype() == Dtype::native(Elem::F64) {
+        a.as_slice::<f64>()
+    } else {
+        None
+    }
+}
+
 /// Calls `f(x, y, negate)` for every exact product block pair of the terms over blocks
 /// `lo..hi` (a term with split integers gives up to four pairs per block).
 fn for_each_product_block(
@@ -132,6 +141,13 @@ fn for_each_product_block(
     mut f: impl FnMut(&[f64], &[f64], bool),
 ) {
     for t in terms {
+        if let (Some(xs), Some(ys)) = (native_f64(t.x), native_f64(t.y)) {
+            for blk in lo..hi {
+                let r = blk * BLOCK..(blk * BLOCK + BLOCK).min(xs.len());
+                f(&xs[r.clone()], &ys[r], t.negate);
+            }
+            continue;
+        }
         let mut xs = parts(t.x);
         let mut ys = parts(t.y);
         for blk in lo..hi {
@@ -155,31 +171,25 @@ fn correctly_rounded(terms: &[Term], threads: usize) -> f64 {
     exact_terms(terms, threads).round()
 }
 
-/// The certified pass: products and their errors through two sets of compensated lanes.
+/// The certified pass: every product through `fsum`'s compensated lanes, split error-free
+/// (negated terms in lanes of their own, negated when closed).
 fn certified_terms(terms: &[Term], threads: usize) -> Partial {
     let n = terms.first().map_or(0, |t| t.x.len());
     tree_reduce(
         block_count(n),
         threads,
         &|lo, hi| {
-            let (mut lp, mut le) = (Lanes::default(), Lanes::default());
-            let mut p = [0.0f64; BLOCK];
-            let mut e = [0.0f64; BLOCK];
+            let (mut plus, mut minus) = (Lanes::default(), Lanes::default());
             let mut pairs = 0usize;
             for_each_product_block(terms, lo, hi, |x, y, negate| {
-                let k = x.len().min(y.len());
-                let (p, e) = (&mut p[..k], &mut e[..k]);
-                two_products(x, y, p, e);
-                if negate {
-                    p.iter_mut().chain(e.iter_mut()).for_each(|v| *v = -*v);
-                }
-                lanes_add_slice(&mut lp, p);
-                lanes_add_slice(&mut le, e);
-                pairs += k;
+                lanes_add_products(if negate { &mut minus } else { &mut plus }, x, y);
+                pairs += x.len().min(y.len());
             });
-            let mut partial = Partial::from_lanes(&lp);
-            partial.merge(Partial::from_lanes(&le));
-            // Each error term may have lost up to 2^-1075 to underflow.
+            let mut partial = Partial::from_product_lanes(&plus);
+            let mut neg = Partial::from_product_lanes(&minus);
+            neg.negate();
+            partial.merge(neg);
+            // Each product's error term may have lost up to 2^-1075 to underflow.
             #[allow(clippy::cast_precision_loss)]
             partial.widen(pairs as f64 * f64::from_bits(1));
             partial
@@ -223,11 +233,7 @@ fn canonical_dot(x: &Strided, y: &Strided, threads: usize) -> f64 {
         threads,
         &|lo, hi| {
             let mut tree = Pairwise::default();
-            let native = Dtype::native(Elem::F64);
-            let in_place = (x.dtype() == native && y.dtype() == native)
-                .then(|| x.as_slice::<f64>().zip(y.as_slice::<f64>()))
-                .flatten();
-            match in_place {
+            match native_f64(x).zip(native_f64(y)) {
                 Some((xs, ys)) => {
                     for blk in lo..hi {
                         let r = blk * BLOCK..(blk * BLOCK + BLOCK).min(xs.len());

@@ -508,6 +508,19 @@ impl<T: Copy> Scratch<T> {
         }
     }
 
+    /// A scratch block on the heap, allocated without being written (no block-sized copy from
+    /// the stack, as `Box::new(Scratch::new())` may make).
+    #[must_use]
+    pub fn boxed() -> Box<Self> {
+        let mut b = Box::<Self>::new_uninit();
+        // SAFETY: `filled` is initialised here; `slots` are `MaybeUninit`, for which
+        // uninitialised memory is a valid value. So the whole value is initialised.
+        unsafe {
+            std::ptr::addr_of_mut!((*b.as_mut_ptr()).filled).write(0);
+            b.assume_init()
+        }
+    }
+
     /// Writes `vals` (at most [`BLOCK`]) into the first slots and returns them.
     pub fn fill(&mut self, vals: impl IntoIterator<Item = T>) -> &[T] {
         let mut n = 0;

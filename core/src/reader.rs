@@ -25,8 +25,8 @@ pub enum Ints {
 
 struct FloatReader<'a, T: Float> {
     a: &'a Strided,
-    raw: Scratch<T>,
-    wide: Scratch<f64>,
+    raw: Box<Scratch<T>>,
+    wide: Box<Scratch<f64>>,
 }
 
 impl<T: Float> Blocks<f64> for FloatReader<'_, T> {
@@ -47,8 +47,8 @@ impl<T: Float> Blocks<f64> for FloatReader<'_, T> {
 /// Integers as f64: rounded, or the high or low exact part of a split (see [`Ints`]).
 struct IntAsFloat<'a, T: Int> {
     a: &'a Strided,
-    raw: Scratch<T>,
-    wide: Scratch<f64>,
+    raw: Box<Scratch<T>>,
+    wide: Box<Scratch<f64>>,
     part: Part,
 }
 
@@ -81,8 +81,8 @@ impl<T: Int> Blocks<f64> for IntAsFloat<'_, T> {
 
 struct IntReader<'a, T: Int> {
     a: &'a Strided,
-    raw: Scratch<T>,
-    wide: Scratch<i128>,
+    raw: Box<Scratch<T>>,
+    wide: Box<Scratch<i128>>,
 }
 
 impl<T: Int> Blocks<i128> for IntReader<'_, T> {
@@ -113,8 +113,8 @@ pub fn f64_blocks<'a>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> 
     fn float<'a, T: Float>(a: &'a Strided, _: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
         Some(Box::new(FloatReader::<T> {
             a,
-            raw: Scratch::new(),
-            wide: Scratch::new(),
+            raw: Scratch::boxed(),
+            wide: Scratch::boxed(),
         }))
     }
     fn int<'a, T: Int>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
@@ -125,8 +125,8 @@ pub fn f64_blocks<'a>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> 
         };
         Some(Box::new(IntAsFloat::<T> {
             a,
-            raw: Scratch::new(),
-            wide: Scratch::new(),
+            raw: Scratch::boxed(),
+            wide: Scratch::boxed(),
             part,
         }))
     }
@@ -140,8 +140,8 @@ pub fn f64_low_blocks<'a>(a: &'a Strided) -> Option<Box<dyn Blocks<f64> + 'a>> {
     fn low<'a, T: Int>(a: &'a Strided) -> Option<Box<dyn Blocks<f64> + 'a>> {
         Some(Box::new(IntAsFloat::<T> {
             a,
-            raw: Scratch::new(),
-            wide: Scratch::new(),
+            raw: Scratch::boxed(),
+            wide: Scratch::boxed(),
             part: Part::Low,
         }))
     }
@@ -158,8 +158,8 @@ pub fn i128_blocks<'a>(a: &'a Strided) -> Option<Box<dyn Blocks<i128> + 'a>> {
     fn int<'a, T: Int>(a: &'a Strided) -> Option<Box<dyn Blocks<i128> + 'a>> {
         Some(Box::new(IntReader::<T> {
             a,
-            raw: Scratch::new(),
-            wide: Scratch::new(),
+            raw: Scratch::boxed(),
+            wide: Scratch::boxed(),
         }))
     }
     #[allow(clippy::extra_unused_type_parameters)] // one signature for `by_elem!`

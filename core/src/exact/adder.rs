@@ -41,6 +41,10 @@ pub const MAX_RUN: usize = 2048;
 /// `σ₂ = 1.5·2^(E-32)` normal (its unit `2^(E-84)` then is at least `2^-1074`).
 const EXTRACT_E: std::ops::RangeInclusive<i32> = -990..=1013;
 
+/// Below this many pairs, [`Adder::add_products`] adds each product exactly one by one (no
+/// buffers to set up: the short-call path).
+const SHORT_PRODUCTS: usize = 64;
+
 /// A bin is moved into the exact total when its magnitude reaches this: adds are below 2^53, so
 /// a bin never exceeds `2^62 + 2^53 < 2^63`.
 const BIN_LIMIT: i64 = 1 << 62;
@@ -219,8 +223,9 @@ multiversion! {
 pub struct Adder {
     /// Exponent bins, allocated zeroed on first use.
     bins: Option<Box<[i64; 2048]>>,
-    /// Products and their errors of one run ([`Adder::add_products`]), allocated on first use.
-    products: Option<Box<[[f64; MAX_RUN]; 2]>>,
+    /// Products and their errors of one run ([`Adder::add_products`]): grown to the longest
+    /// run seen (at most `2 · MAX_RUN`), so short inputs set up little.
+    products: Vec<f64>,
     /// Whether the last block sent most elements to the bins.
     wide: bool,
     /// Forces every element through the bins (tests compare both routes).
@@ -294,20 +299,25 @@ impl Adder {
         self.wide = 16 * left > WIDE_SHARE_16THS * xs.len();
     }
 
-    /// Adds the exact products `xs[i]·ys[i]` (equal lengths; negated if asked) to `total`: each is split
-    /// error-free into `p + e` ([`two_products`]) and both go through [`Adder::add`]; the rare
+    /// Adds the exact products `xs[i]·ys[i]` (equal lengths; negated if asked) to `total`: each
+    /// is split error-free into `p + e` ([`two_products`]) and both go through [`Adder::add`]; the rare
     /// pairs whose split is not exact (products that overflow, underflow below `2^-968`, or
     /// involve an infinity or NaN) are added exactly one by one instead.
     pub fn add_products(&mut self, xs: &[f64], ys: &[f64], negate: bool, total: &mut ExactSum) {
         debug_assert_eq!(xs.len(), ys.len());
-        let mut buf = self
-            .products
-            .take()
-            .unwrap_or_else(|| Box::new([[0.0; MAX_RUN]; 2]));
+        if xs.len() < SHORT_PRODUCTS {
+            for (&x, &y) in xs.iter().zip(ys) {
+                total.add_product(if negate { -x } else { x }, y);
+            }
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.products);
         for (cx, cy) in xs.chunks(MAX_RUN).zip(ys.chunks(MAX_RUN)) {
             let n = cx.len().min(cy.len());
-            let [p, e] = &mut *buf;
-            let (p, e) = (&mut p[..n], &mut e[..n]);
+            if buf.len() < 2 * n {
+                buf.resize(2 * n, 0.0);
+            }
+            let (p, e) = buf[..2 * n].split_at_mut(n);
             two_products(cx, cy, p, e);
             for i in 0..n {
                 if !split_is_exact(p[i], cx[i], cy[i]) {
@@ -323,7 +333,7 @@ impl Adder {
             self.add(p, total);
             self.add(e, total);
         }
-        self.products = Some(buf);
+        self.products = buf;
     }
 
     /// A block holding an infinity or NaN (rare): those set flags, the rest go to the bins.
