@@ -92,6 +92,77 @@ multiversion! {
     pub fn lanes_add_products / lanes_add_products_on(st: &mut Lanes, xs: &[f64], ys: &[f64]) -> () = lanes_add_pairs;
 }
 
+/// The certified pass of `mean`/`var`/`std`: around a shift `c`, each `x` becomes `d + dl =
+/// x - c` (TwoSum: `d` rounded, `dl` exact); `U = Σ(x - c)` is `Σd` (TwoSum lanes) plus `Σdl`,
+/// and `W = Σ(x - c)²` is `Σd²` (product lanes) plus `Σ dl·(2d + dl)`. The small sums of `dl`
+/// and of the cross terms are plain float sums whose error [`Shifted::close`] bounds from
+/// their absolute sums.
+#[derive(Clone, Debug, Default)]
+pub struct Shifted {
+    u: Lanes,
+    w: Lanes,
+    dl: [f64; LANES],
+    dl_abs: [f64; LANES],
+    cross: [f64; LANES],
+    cross_abs: [f64; LANES],
+}
+
+#[inline(always)]
+fn shifted_step(st: &mut Shifted, j: usize, x: f64, c: f64) {
+    let (d, dl) = two_sum(x, -c);
+    lane_step(&mut st.u, j, d);
+    product_step(&mut st.w, j, d, d);
+    st.dl[j] += dl;
+    st.dl_abs[j] += dl.abs();
+    let t = dl * (2.0 * d + dl);
+    st.cross[j] += t;
+    st.cross_abs[j] += t.abs();
+}
+
+#[inline(always)]
+fn shifted_body(st: &mut Shifted, xs: &[f64], c: f64) {
+    let mut chunks = xs.chunks_exact(LANES);
+    for ch in &mut chunks {
+        for (j, &x) in ch.iter().enumerate() {
+            shifted_step(st, j, x, c);
+        }
+    }
+    for (j, &x) in chunks.remainder().iter().enumerate() {
+        shifted_step(st, j, x, c);
+    }
+    let m = xs.len().div_ceil(LANES) as u64;
+    st.u.m += m;
+    st.w.m += m;
+}
+
+multiversion! {
+    /// Adds values to the shifted sums of [`Shifted`].
+    pub fn shifted_add / shifted_add_on(st: &mut Shifted, xs: &[f64], c: f64) -> () = shifted_body;
+}
+
+impl Shifted {
+    /// Enclosures of `U = Σ(x - c)` and `W = Σ(x - c)²` over everything added.
+    #[must_use]
+    pub fn close(&self) -> (Partial, Partial) {
+        #[allow(clippy::cast_precision_loss)]
+        let m = self.u.m as f64;
+        // A lane's float sum of k terms errs by at most γ_k·Σ|terms|; adding the 16 lane sums
+        // adds γ_16 more. The cross terms carry up to 2u + u² relative error of their own
+        // (two roundings). Every bound is inflated by 1.01 for its own rounding.
+        let g = gamma(m + LANES as f64);
+        let sum = |a: &[f64; LANES]| a.iter().sum::<f64>();
+        let mut pu = Partial::from_lanes(&self.u);
+        pu.push(sum(&self.dl));
+        pu.widen(g * sum(&self.dl_abs) * 1.01);
+        let mut pw = Partial::from_product_lanes(&self.w);
+        pw.push(sum(&self.cross));
+        pw.widen((g + 3.0 * U) * sum(&self.cross_abs) * 1.01);
+        // Each d² error term may have lost up to 2^-1075 to underflow.
+        pw.widen(m * LANES as f64 * f64::from_bits(1));
+        (pu, pw)
+    }
+}
+
 /// Adds `n` values `STEP` elements apart from `p` (any alignment); element `k` of each group of
 /// [`LANES`] goes to lane `k`.
 ///
@@ -215,9 +286,10 @@ impl Partial {
         self.bound += other.bound;
     }
 
-    /// The correctly rounded sum if the bound certifies it.
+    /// An enclosure of the exact sum: `(hi, lo, e)` with `hi + lo` exact (a TwoSum) and the
+    /// exact sum within `e` of it; `None` if anything is not finite.
     #[must_use]
-    pub fn certify(&self) -> Option<f64> {
+    pub fn enclose(&self) -> Option<(f64, f64, f64)> {
         // TwoSum cascade over the terms: Σ terms = sigma + Σ e exactly.
         let (mut sigma, mut tau, mut tau_abs_bound) = (0.0f64, 0.0f64, 0.0f64);
         for &t in &self.terms {
@@ -233,21 +305,49 @@ impl Partial {
         let e_total =
             (self.bound + U * tau_abs_bound * (1.0 + gamma(n)) + n * f64::from_bits(1)) * 1.001;
         let (hi, lo) = two_sum(sigma, tau);
-        if !(hi.is_finite() && e_total.is_finite() && lo.is_finite()) {
-            return None;
-        }
-        let mag = hi.abs();
-        if !(1e-290..=1e300).contains(&mag) {
-            return None;
-        }
-        let bits = mag.to_bits();
-        let exp = bits >> 52;
-        // Half an ulp of hi is 2^(exp - 1076); a quarter when hi is a power of two (the gap
-        // below it is half as wide).
-        let power_of_two = bits & ((1 << 52) - 1) == 0;
-        let g = f64::from_bits((exp - if power_of_two { 54 } else { 53 }) << 52);
-        (lo.abs() + e_total < g).then_some(hi)
+        (hi.is_finite() && e_total.is_finite() && lo.is_finite()).then_some((hi, lo, e_total))
     }
+
+    /// The correctly rounded sum if the bound certifies it.
+    #[must_use]
+    pub fn certify(&self) -> Option<f64> {
+        let (hi, lo, e) = self.enclose()?;
+        let g = half_gap(hi)?;
+        (lo.abs() + e < g).then_some(hi)
+    }
+
+    /// Adds one exact term.
+    pub fn push(&mut self, t: f64) {
+        self.terms.push(t);
+    }
+
+    /// Adds the exact product `a·b` as two terms (a fused multiply-add gives the error term;
+    /// it may lose up to 2^-1075 to underflow, which the bound takes).
+    pub fn push_product(&mut self, a: f64, b: f64) {
+        let p = a * b;
+        self.terms.push(p);
+        self.terms.push(a.mul_add(b, -p));
+        self.bound += f64::from_bits(1);
+    }
+}
+
+/// The smaller half-gap between `v` and its neighbouring floats: an exact value closer to `v`
+/// than this rounds to `v`. `None` outside `[1e-290, 1e300]` in magnitude, where gaps are
+/// irregular or rounding may overflow (callers then take an exact path).
+#[must_use]
+pub fn half_gap(v: f64) -> Option<f64> {
+    let mag = v.abs();
+    if !(1e-290..=1e300).contains(&mag) {
+        return None;
+    }
+    let bits = mag.to_bits();
+    let exp = bits >> 52;
+    // Half an ulp of v is 2^(exp - 1076); a quarter when v is a power of two (the gap below it
+    // is half as wide).
+    let power_of_two = bits & ((1 << 52) - 1) == 0;
+    Some(f64::from_bits(
+        (exp - if power_of_two { 54 } else { 53 }) << 52,
+    ))
 }
 
 #[cfg(test)]

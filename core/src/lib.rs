@@ -10,6 +10,7 @@
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
 //! - [`dot`]: `dot` and `fdot` over two inputs.
 //! - [`reader`]: blocks of any input as f64 or i128, for reductions over several inputs.
+//! - [`moments`]: `mean`, `var`, `std`, correctly rounded.
 //! - [`axis`]: reductions along chosen axes.
 //! - [`cumsum`]: running totals written into a destination buffer.
 //! - [`kernels`]: the gather path's copy and byte-swap loops, per instruction set.
@@ -25,6 +26,7 @@ pub mod float;
 pub mod format;
 pub mod kernels;
 pub mod layout;
+pub mod moments;
 pub mod parallel;
 pub mod reader;
 pub mod reduce;

@@ -186,6 +186,21 @@ impl ExactSum {
         }
     }
 
+    /// The total when special values decide it: NaN for a NaN or infinities of both signs,
+    /// else `±inf` for infinities of one sign; `None` when only finite values were added.
+    #[must_use]
+    pub fn special(&self) -> Option<f64> {
+        if self.is_nan() {
+            Some(f64::NAN)
+        } else if self.pos_inf {
+            Some(f64::INFINITY)
+        } else if self.neg_inf {
+            Some(f64::NEG_INFINITY)
+        } else {
+            None
+        }
+    }
+
     /// Whether any NaN, or infinities of both signs, were added (the total is NaN).
     #[must_use]
     pub fn is_nan(&self) -> bool {

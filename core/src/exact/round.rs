@@ -1,6 +1,10 @@
 //! Correct rounding of an exact binary number to f64: the one place where exact totals,
 //! quotients and square roots become floats.
 
+use num_bigint::{BigInt, BigUint};
+use num_integer::Integer;
+use num_traits::{Signed, Zero};
+
 /// The f64 nearest to `±(Σ limbs[i]·2^(32i) + ε) · 2^lsb_exp`, ties to even, where `ε` is an
 /// infinitesimal positive amount when `sticky` is set (a nonzero remainder of a division or
 /// square root below the limbs). `±inf` if the rounded magnitude is `2^1024` or more; an exact
@@ -47,6 +51,48 @@ fn round_magnitude(limbs: &[u32], lsb_exp: i64, sticky: bool) -> f64 {
         q += 1; // may become 2^53: still exact below
     }
     scale(q, i64::from(keep_from) + lsb_exp)
+}
+
+/// Significant bits a quotient or root is computed to before rounding: 53 kept, a guard bit,
+/// and one more so that the sticky remainder lies strictly below the guard bit.
+const WORK_BITS: u64 = 55;
+
+/// The f64 nearest to `num / den · 2^exp` (ties to even; `den > 0`); `±inf` when it overflows.
+#[must_use]
+pub fn round_ratio(num: &BigInt, den: &BigUint, exp: i64) -> f64 {
+    debug_assert!(!den.is_zero());
+    let negative = num.is_negative();
+    let mag = num.magnitude();
+    if mag.is_zero() {
+        return 0.0;
+    }
+    // Scale so the quotient has at least WORK_BITS bits (and reaches below 2^-1076, for
+    // subnormal results): q = floor(mag · 2^k / den), sticky when the division is inexact.
+    let k = (WORK_BITS + den.bits()).saturating_sub(mag.bits()) as i64 + 1;
+    let k = k.max(-1076 - exp).max(0);
+    let (q, r) = (mag << k as u64).div_rem(den);
+    round_limbs(&q.to_u32_digits(), exp - k, !r.is_zero(), negative)
+}
+
+/// The f64 nearest to `sqrt(num / den · 2^exp)` (ties to even; `num >= 0`, `den > 0`, `exp`
+/// even); `inf` when it overflows.
+#[must_use]
+pub fn round_sqrt_ratio(num: &BigUint, den: &BigUint, exp: i64) -> f64 {
+    debug_assert!(!den.is_zero() && exp % 2 == 0);
+    if num.is_zero() {
+        return 0.0;
+    }
+    // sqrt(num·2^(2k)/den)·2^((exp-2k)/2): the integer part t = floor(num·2^(2k)/den) has at
+    // least 2·WORK_BITS bits, so its integer square root has WORK_BITS; the root of the exact
+    // value lies in [isqrt(t), isqrt(t) + 1), strictly above isqrt(t) unless t is a perfect
+    // square and the division exact.
+    let k = ((2 * WORK_BITS + den.bits()).saturating_sub(num.bits()) as i64 / 2 + 1)
+        .max((-2152 - exp) / 2)
+        .max(0);
+    let (t, r) = (num << (2 * k) as u64).div_rem(den);
+    let root = t.sqrt();
+    let inexact = !r.is_zero() || &root * &root != t;
+    round_limbs(&root.to_u32_digits(), exp / 2 - k, inexact, false)
 }
 
 /// `q · 2^e` for `q <= 2^53` and `e >= -1074`, exactly (or `inf` when it is 2^1024 or more).
@@ -138,6 +184,48 @@ mod tests {
         assert_eq!(r((1 << 53) + 1, 0), 2f64.powi(53)); // tie to even
         assert_eq!(r((1 << 53) + 3, 0), 2f64.powi(53) + 4.0);
         assert_eq!(r(u128::MAX, 0), 2f64.powi(128));
+    }
+
+    #[test]
+    fn ratios_and_roots() {
+        let big = |v: i64| BigInt::from(v);
+        let ubig = |v: u64| BigUint::from(v);
+        assert_eq!(round_ratio(&big(1), &ubig(3), 0), 1.0 / 3.0);
+        assert_eq!(round_ratio(&big(-2), &ubig(3), 0), -2.0 / 3.0);
+        assert_eq!(round_ratio(&big(10), &ubig(4), 0), 2.5);
+        assert_eq!(round_ratio(&big(1), &ubig(3), -1074), 0.0); // a third of 5e-324
+        assert_eq!(round_ratio(&big(2), &ubig(3), -1074), 5e-324);
+        assert_eq!(round_ratio(&big(1), &ubig(1), 1024), f64::INFINITY);
+        assert_eq!(round_ratio(&big(7), &ubig(7 << 40), 0), 2f64.powi(-40));
+        assert_eq!(round_sqrt_ratio(&ubig(2), &ubig(1), 0), 2f64.sqrt());
+        assert_eq!(round_sqrt_ratio(&ubig(9), &ubig(4), 0), 1.5);
+        assert_eq!(
+            round_sqrt_ratio(&ubig(1), &ubig(3), 0),
+            (1.0f64 / 3.0).sqrt()
+        );
+        assert_eq!(round_sqrt_ratio(&ubig(1), &ubig(1), -2148), 5e-324);
+        assert_eq!(round_sqrt_ratio(&ubig(1), &ubig(1), 2046), 2f64.powi(1023));
+        // Every double's square root is correctly rounded by the hardware: agree with it.
+        for bits in (0..200u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 2) {
+            let x = f64::from_bits(bits % 0x7fe0_0000_0000_0000 + 1);
+            let (mant, exp, _) = num_traits::Float::integer_decode(x);
+            let (m, e) = if exp % 2 == 0 {
+                (mant, exp)
+            } else {
+                (mant * 2, exp - 1)
+            };
+            assert_eq!(
+                round_sqrt_ratio(&ubig(m), &ubig(1), i64::from(e)),
+                x.sqrt(),
+                "{x:e}"
+            );
+            let q = x / 3.0;
+            assert_eq!(
+                round_ratio(&BigInt::from(mant), &ubig(3), i64::from(exp)),
+                q,
+                "{x:e}"
+            );
+        }
     }
 
     #[test]
