@@ -17,6 +17,12 @@ pub enum Elem {
     F16,
     F32,
     F64,
+    /// bfloat16 (8 exponent bits, 7 mantissa bits); from DLPack only (no `struct` code).
+    BF16,
+    /// float8 E4M3FN (no infinities, NaN `S.1111.111`); from DLPack only.
+    F8E4M3FN,
+    /// float8 E5M2 (IEEE-like, with infinities); from DLPack only.
+    F8E5M2,
     /// Complex of two float32 (`Zf`).
     C64,
     /// Complex of two float64 (`Zd`).
@@ -28,19 +34,43 @@ pub enum Elem {
 pub enum Kind {
     /// `b B h H i I l L q Q n N ?`: exact integer sums.
     Int,
-    /// `e f d`: float64 accumulation.
+    /// `e f d` (and bfloat16, float8 from DLPack): float64 accumulation.
     Float,
     /// `Zf Zd`: each part as for floats.
     Complex,
 }
 
 impl Elem {
+    /// The element's usual name (NumPy's, where it has one), for messages.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Elem::Bool => "bool",
+            Elem::I8 => "int8",
+            Elem::U8 => "uint8",
+            Elem::I16 => "int16",
+            Elem::U16 => "uint16",
+            Elem::I32 => "int32",
+            Elem::U32 => "uint32",
+            Elem::I64 => "int64",
+            Elem::U64 => "uint64",
+            Elem::F16 => "float16",
+            Elem::F32 => "float32",
+            Elem::F64 => "float64",
+            Elem::BF16 => "bfloat16",
+            Elem::F8E4M3FN => "float8_e4m3fn",
+            Elem::F8E5M2 => "float8_e5m2",
+            Elem::C64 => "complex64",
+            Elem::C128 => "complex128",
+        }
+    }
+
     /// Bytes per element.
     #[must_use]
     pub const fn size(self) -> usize {
         match self {
-            Elem::Bool | Elem::I8 | Elem::U8 => 1,
-            Elem::I16 | Elem::U16 | Elem::F16 => 2,
+            Elem::Bool | Elem::I8 | Elem::U8 | Elem::F8E4M3FN | Elem::F8E5M2 => 1,
+            Elem::I16 | Elem::U16 | Elem::F16 | Elem::BF16 => 2,
             Elem::I32 | Elem::U32 | Elem::F32 => 4,
             Elem::I64 | Elem::U64 | Elem::F64 | Elem::C64 => 8,
             Elem::C128 => 16,
@@ -50,7 +80,9 @@ impl Elem {
     #[must_use]
     pub const fn kind(self) -> Kind {
         match self {
-            Elem::F16 | Elem::F32 | Elem::F64 => Kind::Float,
+            Elem::F16 | Elem::F32 | Elem::F64 | Elem::BF16 | Elem::F8E4M3FN | Elem::F8E5M2 => {
+                Kind::Float
+            }
             Elem::C64 | Elem::C128 => Kind::Complex,
             _ => Kind::Int,
         }

@@ -7,6 +7,8 @@
 //! - [`float`]: the canonical float64 summation order and its SIMD block kernels.
 //! - [`exact`]: the exact accumulator behind `fsum` and `Accumulator`.
 //! - [`certified`]: `fsum`'s fast path, a compensated sum with a rigorous certificate.
+//! - [`column`]: the plain description of any input (segments, validity bitmaps) and the one
+//!   place where absent values (nulls, NaNs on request) are compacted out.
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
 //! - [`dot`]: `dot` and `fdot` over two inputs.
 //! - [`reader`]: blocks of any input as f64 or i128, for reductions over several inputs.
@@ -19,6 +21,7 @@
 
 pub mod axis;
 pub mod certified;
+pub mod column;
 pub mod cumsum;
 pub mod dot;
 pub mod exact;
