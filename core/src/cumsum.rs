@@ -1,9 +1,10 @@
 //! Running totals written into a caller's buffer, element by element in logical order.
 
+use crate::column::{compact, Column};
 use crate::format::{Elem, Kind};
 use crate::layout::{Scratch, Strided, StridedMut, BLOCK};
-use crate::reduce::f64_blocks;
-use crate::scalar::{by_elem, Int};
+use crate::reduce::{f64_blocks, widened};
+use crate::scalar::{by_elem, Float, Int};
 
 /// Why `cumsum` wrote nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +13,10 @@ pub enum CumsumError {
     Overflow,
     /// `dst` is not float64 for float data or int64 for integer data, or sizes differ.
     Mismatch,
+    /// A column holds this many nulls (running totals of absent values are undefined).
+    Nulls(usize),
+    /// `dst` shares memory with a column that is not one dense buffer.
+    Overlap,
 }
 
 /// Writes running totals of `src` into `dst` (same element count): float data into float64
@@ -22,24 +27,89 @@ pub enum CumsumError {
 /// # Errors
 /// [`CumsumError`]; `dst` is then untouched.
 pub fn cumsum(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
-    if src.len() != dst.len() {
-        return Err(CumsumError::Mismatch);
-    }
-    let fits = matches!(
-        (src.dtype().kind(), dst.as_strided().dtype().elem),
-        (Kind::Float, Elem::F64) | (Kind::Int, Elem::I64)
-    );
-    if !fits {
-        return Err(CumsumError::Mismatch);
-    }
+    check(src.len(), src.dtype().kind(), dst)?;
     by_elem!(src.dtype().elem, int: int_cumsum, float: float_cumsum, complex: Err(CumsumError::Mismatch), (src, dst))
 }
 
+fn check(len: usize, kind: Kind, dst: &StridedMut) -> Result<(), CumsumError> {
+    let fits = matches!(
+        (kind, dst.as_strided().dtype().elem),
+        (Kind::Float, Elem::F64) | (Kind::Int, Elem::I64)
+    );
+    if len != dst.len() || !fits {
+        return Err(CumsumError::Mismatch);
+    }
+    Ok(())
+}
+
+/// [`cumsum`] of a column: one dense buffer as above; several chunks (Arrow streams, bit-packed
+/// bools) are read in order. A column with nulls is refused, and so is a `dst` that shares
+/// memory with a column of several chunks (the very same memory, in place, is for buffers).
+///
+/// # Errors
+/// [`CumsumError`]; `dst` is then untouched.
+pub fn cumsum_column(src: &Column, dst: &mut StridedMut) -> Result<(), CumsumError> {
+    if let Some(s) = src.as_strided() {
+        return cumsum(s, dst);
+    }
+    check(src.len(), src.dtype().kind(), dst)?;
+    match src.null_count() {
+        0 => {}
+        n => return Err(CumsumError::Nulls(n)),
+    }
+    if src.may_overlap(dst.as_strided()) {
+        return Err(CumsumError::Overlap);
+    }
+    by_elem!(src.dtype().elem, int: int_cumsum_column, float: float_cumsum_column, complex: Err(CumsumError::Mismatch), (src, dst))
+}
+
+#[allow(clippy::unnecessary_wraps)]
+fn float_cumsum_column<T: Float>(src: &Column, dst: &mut StridedMut) -> Result<(), CumsumError> {
+    let (mut running, mut start) = (-0.0f64, 0);
+    let (mut wide, mut out) = (Scratch::new(), Scratch::new());
+    // `dst` shares no memory with `src` (checked by the caller), so blocks may be written while
+    // a source block is borrowed.
+    compact::<T>(src, false, |b| {
+        out.fill(widened(b, &mut wide).iter().map(|&x| {
+            running += x;
+            running
+        }));
+        dst.scatter(start, out.filled());
+        start += b.len();
+    });
+    Ok(())
+}
+
+fn int_cumsum_column<T: Int>(src: &Column, dst: &mut StridedMut) -> Result<(), CumsumError> {
+    let (mut running, mut lo, mut hi) = (0i128, 0i128, 0i128);
+    compact::<T>(src, false, |b| {
+        for &x in b {
+            running += x.to_i128();
+            lo = lo.min(running);
+            hi = hi.max(running);
+        }
+    });
+    if lo < i128::from(i64::MIN) || hi > i128::from(i64::MAX) {
+        return Err(CumsumError::Overflow);
+    }
+    let (mut running, mut start) = (0i64, 0);
+    let mut out = Scratch::new();
+    compact::<T>(src, false, |b| {
+        out.fill(b.iter().map(|&x| {
+            // Cannot wrap: every running total was checked above.
+            #[allow(clippy::cast_possible_truncation)]
+            let v = x.to_i128() as i64;
+            running = running.wrapping_add(v);
+            running
+        }));
+        dst.scatter(start, out.filled());
+        start += b.len();
+    });
+    Ok(())
+}
+
 #[allow(clippy::unnecessary_wraps)] // one signature for both families of `by_elem!`
-fn float_cumsum<T: crate::scalar::Float>(
-    src: &Strided,
-    dst: &mut StridedMut,
-) -> Result<(), CumsumError> {
+fn float_cumsum<T: Float>(src: &Strided, dst: &mut StridedMut) -> Result<(), CumsumError> {
     let mut running = -0.0f64; // exact identity: the first total is x[0] itself
     let mut out = Scratch::new();
     let mut start = 0;
