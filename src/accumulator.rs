@@ -11,8 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyTuple};
 
 use crate::args::Threads;
-use crate::detach_if_large;
-use crate::view::{is_buffer, wrong_type, Slot, View};
+use crate::detach_if;
+use crate::input::Input;
+use crate::view::{wrong_type, Slot};
 
 #[derive(Clone, Default)]
 struct State {
@@ -63,25 +64,32 @@ impl Accumulator {
         if let Ok(i) = x.cast::<PyInt>() {
             return self.add_int(i);
         }
-        if !is_buffer(x) {
+        if !Input::offered(x) {
             return Err(wrong_type(
                 "Accumulator.add() argument",
-                "a float, an int or a buffer of a real format",
+                "a float, an int, or a buffer, Arrow array or DLPack tensor of a real type",
                 x,
             ));
         }
         let mut slot = Slot::new();
-        let view = View::new(x, false, "Accumulator.add() argument", &mut slot)?;
-        if view.dtype().kind() == Kind::Complex {
-            return Err(PyTypeError::new_err("Accumulator.add(): complex buffers are not supported; add the real and imaginary parts to two accumulators"));
+        let input = Input::acquire(x, "Accumulator.add() argument", &mut slot)?;
+        if input.dtype().kind() == Kind::Complex {
+            return Err(PyTypeError::new_err(format!(
+                "Accumulator.add(): complex data ({}) is not supported; add the real and \
+                 imaginary parts to two accumulators",
+                input.describe()
+            )));
         }
-        let data = view.strided()?;
-        let threads = Threads::Auto.count(data.len() * data.dtype().size());
-        let part = detach_if_large(py, &data, || reduce::exact(&data, threads))
-            .ok_or_else(|| PyTypeError::new_err("Accumulator.add(): unsupported format"))?;
+        let data = input.column();
+        let threads = Threads::Auto.count(input.nbytes());
+        // Nulls are absent: neither added nor counted.
+        let (part, count) = detach_if(py, input.nbytes(), || {
+            reduce::exact_column(data, threads, false)
+        })
+        .ok_or_else(|| PyTypeError::new_err("Accumulator.add(): unsupported format"))?;
         let mut s = self.lock();
         s.total.merge(&part);
-        s.count += data.len();
+        s.count += count;
         Ok(())
     }
 
@@ -95,26 +103,31 @@ impl Accumulator {
         y: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let (mut sx, mut sy) = (Slot::new(), Slot::new());
-        let vx = View::new(x, false, "Accumulator.add_products() argument 'x'", &mut sx)?;
-        let vy = View::new(y, false, "Accumulator.add_products() argument 'y'", &mut sy)?;
-        if vx.shape() != vy.shape() {
+        let ix = Input::acquire(x, "Accumulator.add_products() argument 'x'", &mut sx)?;
+        let iy = Input::acquire(y, "Accumulator.add_products() argument 'y'", &mut sy)?;
+        if ix.shape() != iy.shape() {
             return Err(PyValueError::new_err(format!(
                 "Accumulator.add_products(): x and y must have the same shape, got {:?} and {:?}",
-                vx.shape(),
-                vy.shape()
+                ix.shape(),
+                iy.shape()
             )));
         }
-        let (dx, dy) = (vx.strided()?, vy.strided()?);
-        let bytes = (dx.len().saturating_mul(dx.dtype().size()))
-            .saturating_add(dy.len().saturating_mul(dy.dtype().size()));
+        let (Some(dx), Some(dy)) = (ix.dense(), iy.dense()) else {
+            return Err(PyValueError::new_err(
+                "Accumulator.add_products(): Arrow inputs with nulls or several chunks are not \
+                 supported yet",
+            ));
+        };
+        let (dx, dy) = (dx.strided, dy.strided);
+        let bytes = ix.nbytes().saturating_add(iy.nbytes());
         let threads = Threads::Auto.count(bytes);
-        let part = crate::detach_if(py, bytes, || bufsum_core::dot::exact_dot(&dx, &dy, threads))
+        let part = detach_if(py, bytes, || bufsum_core::dot::exact_dot(dx, dy, threads))
             .ok_or_else(|| {
-            PyTypeError::new_err(
-                "Accumulator.add_products(): complex buffers are not supported; accepted are \
+                PyTypeError::new_err(
+                    "Accumulator.add_products(): complex buffers are not supported; accepted are \
                      real float, integer and bool formats",
-            )
-        })?;
+                )
+            })?;
         let mut s = self.lock();
         s.total.merge(&part);
         s.count += dx.len();

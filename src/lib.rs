@@ -1,15 +1,20 @@
 //! The Python binding of bufsum: parse arguments, acquire and validate views, detach, call the
-//! core, turn results and errors into Python objects. The arithmetic lives in `bufsum-core`;
-//! the one SAFETY story for GIL-free access lives in [`view`].
+//! core, turn results and errors into Python objects. The arithmetic lives in `bufsum-core`.
+//! Reading arguments come through [`input`], which tries the buffer protocol ([`view`]), Arrow
+//! ([`arrow`]) and DLPack ([`dlpack`]) in that order; each of those modules holds the SAFETY
+//! story for GIL-free access through its protocol.
 
 mod accumulator;
 mod args;
+mod arrow;
+mod dlpack;
+mod input;
 mod reduction;
 mod result_array;
 mod running;
 mod view;
 
-use bufsum_core::layout::{Strided, BLOCK};
+use bufsum_core::layout::BLOCK;
 use pyo3::prelude::*;
 
 use crate::reduction::Op;
@@ -28,11 +33,6 @@ fn detach_if<T: Send>(py: Python<'_>, bytes: usize, f: impl FnOnce() -> T + Send
     } else {
         f()
     }
-}
-
-/// [`detach_if`] sized by one input.
-fn detach_if_large<T: Send>(py: Python<'_>, data: &Strided, f: impl FnOnce() -> T + Send) -> T {
-    detach_if(py, data.len().saturating_mul(data.dtype().size()), f)
 }
 
 /// Sum of a buffer's elements, with the GIL released for large inputs.

@@ -4,6 +4,7 @@
 use std::ffi::CStr;
 
 use bufsum_core::axis::{normalize_axes, AxisSplit};
+use bufsum_core::column::Column;
 use bufsum_core::dot;
 use bufsum_core::format::{Elem, Kind};
 use bufsum_core::layout::{Strided, StridedMut};
@@ -16,6 +17,7 @@ use smallvec::SmallVec;
 
 use crate::args::{parse_axis, parse_nan_policy, NanPolicy, Threads};
 use crate::detach_if;
+use crate::input::{Input, Source};
 use crate::result_array::ResultArray;
 use crate::view::{Slot, View};
 
@@ -68,6 +70,20 @@ impl Op {
         matches!(self, Op::Sum | Op::Dot)
     }
 
+    /// The reduction of whole inputs given as columns: one-input reductions skip absent
+    /// values (Arrow nulls); two-input ones need dense inputs (checked by the caller).
+    fn compute_columns(self, inputs: &[&Column], threads: usize) -> Total {
+        match (self, inputs) {
+            (Op::Sum, [a]) => reduce::sum_column(a, threads, false),
+            (Op::Fsum, [a]) => reduce::fsum_column(a, threads, false),
+            (_, [x, y]) => match (x.as_strided(), y.as_strided()) {
+                (Some(x), Some(y)) => self.compute(&[x.clone(), y.clone()], threads),
+                _ => unreachable!("dense inputs checked by the caller"),
+            },
+            _ => unreachable!("arity checked by the callers"),
+        }
+    }
+
     /// The reduction of whole inputs (one or two, as the operation takes).
     fn compute(self, inputs: &[Strided], threads: usize) -> Total {
         match (self, inputs) {
@@ -105,12 +121,12 @@ pub fn call(
     }
     let mut slots = [Slot::new(), Slot::new()];
     let names = ["x", "y"];
-    let mut views: SmallVec<[View<'_>; MAX_INPUTS]> = SmallVec::new();
+    let mut inputs: SmallVec<[Input<'_>; MAX_INPUTS]> = SmallVec::new();
     for (i, (obj, slot)) in data.iter().zip(slots.iter_mut()).enumerate() {
         let name = if data.len() == 1 { "data" } else { names[i] };
-        views.push(View::new(obj, false, op.arg(name), slot)?);
+        inputs.push(Input::acquire(obj, op.arg(name), slot)?);
     }
-    if let [x, y] = &views[..] {
+    if let [x, y] = &inputs[..] {
         if x.shape() != y.shape() {
             return Err(PyValueError::new_err(format!(
                 "bufsum.{}(): x and y must have the same shape, got {:?} and {:?}",
@@ -119,48 +135,66 @@ pub fn call(
                 y.shape()
             )));
         }
+        if x.dense().is_none() || y.dense().is_none() {
+            return Err(PyValueError::new_err(format!(
+                "bufsum.{}(): Arrow inputs with nulls or several chunks are not supported yet",
+                op.name()
+            )));
+        }
     }
     let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
-    let wholes = views
+    let bytes: usize = inputs
         .iter()
-        .map(View::strided)
-        .collect::<PyResult<SmallVec<[Strided; MAX_INPUTS]>>>()?;
-    let bytes: usize = wholes
-        .iter()
-        .map(|w| w.len().saturating_mul(w.dtype().size()))
+        .map(Input::nbytes)
         .fold(0, usize::saturating_add);
     let n = threads.count(bytes);
+    let columns: SmallVec<[&Column; MAX_INPUTS]> = inputs.iter().map(Input::column).collect();
+    let whole = || op.compute_columns(&columns, n);
     if axes.is_none() && out.is_none() && !keepdims {
-        let total = detach_if(py, bytes, || op.compute(&wholes, n));
+        let total = detach_if(py, bytes, whole);
         return total_to_py(py, total);
     }
     // Axis reductions (axis=None with out/keepdims reduces every axis).
-    let shape = views[0].shape().to_vec();
+    let shape = inputs[0].shape().to_vec();
     let ndim = shape.len();
     let axes = axes.unwrap_or_else(|| (0..ndim as i64).collect());
     let reduced = normalize_axes(&axes, ndim).map_err(PyValueError::new_err)?;
-    if views.iter().any(|v| v.dtype().kind() == Kind::Complex) {
+    if let Some(c) = inputs.iter().find(|i| i.dtype().kind() == Kind::Complex) {
         return Err(PyTypeError::new_err(format!(
-            "bufsum.{}(): axis, out and keepdims support real formats only; got complex data",
+            "bufsum.{}(): axis, out and keepdims support real formats only; got complex data ({})",
+            op.name(),
+            c.describe()
+        )));
+    }
+    if inputs.iter().any(|i| i.source() == Source::Arrow) && !reduced[0] {
+        return Err(PyValueError::new_err(format!(
+            "bufsum.{}(): Arrow inputs are one-dimensional; axis may be None, 0 or -1",
             op.name()
         )));
     }
-    let int_out = op.exact_ints() && views.iter().all(|v| v.dtype().kind() == Kind::Int);
-    let splits = views
-        .iter()
-        .map(|v| AxisSplit::new(v.shape(), v.strides(), &reduced))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let result_shape: Vec<usize> = if keepdims {
-        shape
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| if reduced[i] { 1 } else { n })
-            .collect()
-    } else {
-        splits[0].kept_shape.clone()
+    let int_out = op.exact_ints() && inputs.iter().all(|i| i.dtype().kind() == Kind::Int);
+    // Dense inputs reduce slice by slice; an Arrow column with nulls or several chunks is
+    // one-dimensional and reduced whole (checked above), giving one entry.
+    let dense: Option<SmallVec<[_; MAX_INPUTS]>> = inputs.iter().map(Input::dense).collect();
+    let splits = match &dense {
+        Some(d) => Some(
+            d.iter()
+                .map(|d| AxisSplit::new(d.shape, d.strides, &reduced))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        ),
+        None => None,
     };
+    let result_shape: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &n)| match (reduced[i], keepdims) {
+            (false, _) => Some(n),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect();
     let mut out_slot = Slot::new();
     let out_view = match out {
         Some(o) => {
@@ -172,18 +206,21 @@ pub fn call(
     };
     let mut dst = out_view.as_ref().map(View::strided_mut).transpose()?;
     let values: Result<Vec<u64>, ()> = detach_if(py, bytes, || {
-        // SAFETY: each split was made from its own input's shape and strides.
-        let totals = unsafe {
-            match (&splits[..], &wholes[..]) {
-                ([s], [w]) => match op {
-                    Op::Fsum => s.fsum(w, n),
-                    _ => s.sum(w, n),
-                },
-                ([sx, sy], [x, y]) => sx.map_pairs(sy, x, y, n, &|a, b, t| {
-                    op.compute(&[a.clone(), b.clone()], t)
-                }),
-                _ => unreachable!("one split per input"),
-            }
+        let totals = match (&splits, &dense) {
+            // SAFETY: each split was made from its own input's shape and strides.
+            (Some(splits), Some(dense)) => unsafe {
+                match (&splits[..], &dense[..]) {
+                    ([s], [w]) => match op {
+                        Op::Fsum => s.fsum(w.strided, n),
+                        _ => s.sum(w.strided, n),
+                    },
+                    ([sx, sy], [x, y]) => sx.map_pairs(sy, x.strided, y.strided, n, &|a, b, t| {
+                        op.compute(&[a.clone(), b.clone()], t)
+                    }),
+                    _ => unreachable!("one split per input"),
+                }
+            },
+            _ => vec![whole()],
         };
         let bits: Result<Vec<u64>, ()> = totals
             .into_iter()

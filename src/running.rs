@@ -1,12 +1,13 @@
 //! `cumsum`: running totals written into a buffer the caller built, GIL released.
 
-use bufsum_core::cumsum::{cumsum as core_cumsum, CumsumError};
+use bufsum_core::cumsum::{cumsum_column, CumsumError};
 use bufsum_core::format::{Elem, Kind};
 use bufsum_core::layout::{overlap, Overlap};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::detach_if_large;
+use crate::detach_if;
+use crate::input::Input;
 use crate::view::{Slot, View};
 
 pub fn cumsum(
@@ -15,13 +16,24 @@ pub fn cumsum(
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let mut slot = Slot::new();
-    let view = View::new(data, false, "bufsum.cumsum() argument 'data'", &mut slot)?;
-    let src = view.strided()?;
+    let input = Input::acquire(data, "bufsum.cumsum() argument 'data'", &mut slot)?;
+    let src = input.column();
+    let nulls = src.null_count();
+    if nulls > 0 {
+        return Err(PyValueError::new_err(format!(
+            "bufsum.cumsum(): data holds {nulls} null(s); running totals need every value \
+             (fill or drop the nulls first)"
+        )));
+    }
     let (typecode, want) = match src.dtype().kind() {
         Kind::Float => ("d", Elem::F64),
         Kind::Int => ("q", Elem::I64),
         Kind::Complex => {
-            return Err(PyTypeError::new_err("bufsum.cumsum(): complex data is not supported; accepted are real float, integer and bool formats"));
+            return Err(PyTypeError::new_err(format!(
+                "bufsum.cumsum(): complex data ({}) is not supported; accepted are real float, \
+                 integer and bool formats",
+                input.describe()
+            )));
         }
     };
     let target = match out.filter(|o| !o.is_none()) {
@@ -55,16 +67,25 @@ pub fn cumsum(
             src.len()
         )));
     }
-    if overlap(&src, dst.as_strided()) == Overlap::Partial {
+    let partial = src
+        .as_strided()
+        .is_some_and(|s| overlap(s, dst.as_strided()) == Overlap::Partial);
+    if partial {
         return Err(PyValueError::new_err(
             "bufsum.cumsum(): out partly overlaps data; pass data itself (in place) or separate memory",
         ));
     }
-    detach_if_large(py, &src, || core_cumsum(&src, &mut dst)).map_err(|e| match e {
+    detach_if(py, input.nbytes(), || cumsum_column(src, &mut dst)).map_err(|e| match e {
         CumsumError::Overflow => {
             PyOverflowError::new_err("bufsum.cumsum(): a running total does not fit in int64")
         }
         CumsumError::Mismatch => PyValueError::new_err("bufsum.cumsum(): out does not match data"),
+        CumsumError::Nulls(n) => {
+            PyValueError::new_err(format!("bufsum.cumsum(): data holds {n} null(s)"))
+        }
+        CumsumError::Overlap => PyValueError::new_err(
+            "bufsum.cumsum(): out shares memory with data; pass separate memory",
+        ),
     })?;
     drop(out_view);
     Ok(target.unbind())

@@ -40,6 +40,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use smallvec::SmallVec;
 
+use crate::input::Failure;
+
 /// Storage for one `Py_buffer`, on the caller's stack. An exporter may rely on the address it
 /// filled staying put until the release, so a [`View`] borrows its slot mutably for its whole
 /// life: the slot cannot move meanwhile, and no heap allocation is made per call.
@@ -60,7 +62,7 @@ pub struct View<'s> {
     dtype: Dtype,
 }
 
-const ACCEPTED_OBJECTS: &str =
+pub const ACCEPTED_OBJECTS: &str =
     "an object supporting the buffer protocol (bytes, bytearray, memoryview, array.array, \
      numpy.ndarray, ctypes array, mmap, ...)";
 
@@ -77,6 +79,18 @@ impl<'s> View<'s> {
         if !is_buffer(obj) {
             return Err(wrong_type(what, ACCEPTED_OBJECTS, obj));
         }
+        Self::try_new(obj, writable, what, slot).map_err(Failure::into_err)
+    }
+
+    /// As [`View::new`] for an object known to export buffers, telling a refused export
+    /// ([`Failure::Refused`]: another protocol may still serve) from an export whose format or
+    /// layout is not supported.
+    pub fn try_new(
+        obj: &Bound<'_, PyAny>,
+        writable: bool,
+        what: &str,
+        slot: &'s mut Slot,
+    ) -> Result<View<'s>, Failure> {
         // INDIRECT asks for everything, so that exporters with suboffsets export and we can
         // refuse them by name rather than have them fail with a vaguer error.
         let flags = ffi::PyBUF_FULL_RO | if writable { ffi::PyBUF_WRITABLE } else { 0 };
@@ -93,7 +107,7 @@ impl<'s> View<'s> {
                     type_name(obj)
                 ));
                 e.set_cause(obj.py(), Some(err));
-                return Err(e);
+                return Err(Failure::Refused(e));
             }
             if err.is_instance_of::<PyValueError>(obj.py()) {
                 // E.g. NumPy datetime arrays: a type the exporter cannot describe as a buffer.
@@ -103,9 +117,9 @@ impl<'s> View<'s> {
                     bufsum_core::format::ACCEPTED
                 ));
                 e.set_cause(obj.py(), Some(err));
-                return Err(e);
+                return Err(Failure::Refused(e));
             }
-            return Err(err);
+            return Err(Failure::Refused(err));
         }
         // From here on `raw` holds an export: build the `View` first so that every early return
         // below releases it.
@@ -115,7 +129,7 @@ impl<'s> View<'s> {
             strides: SmallVec::new(),
             dtype: Dtype::native(bufsum_core::format::Elem::U8),
         };
-        view.read_layout(what)?;
+        view.read_layout(what).map_err(Failure::Unsupported)?;
         Ok(view)
     }
 
@@ -248,7 +262,7 @@ pub fn wrong_type(what: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map_or_else(|_| "?".into(), |n| n.to_string())
