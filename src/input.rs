@@ -23,11 +23,10 @@ use crate::{arrow, dlpack};
 
 /// Why one protocol did not give an input.
 pub enum Failure {
-    /// The producer refused to export (or has nothing to export this way): another protocol
-    /// may still serve, and this error is reported only if none does.
+    /// The producer refused to export: another protocol may still serve, and this error is
+    /// reported only if none does.
     Refused(PyErr),
-    /// An export was made but its type, device or layout is not supported: the more precise
-    /// error, reported in preference to refusals.
+    /// An export was made but its type, device or layout is not supported: reported at once.
     Unsupported(PyErr),
 }
 
@@ -80,44 +79,46 @@ pub struct Dense<'a> {
 
 impl<'s> Input<'s> {
     /// Acquires `obj` through the first protocol that serves, in the order buffer, Arrow,
-    /// DLPack. `what` names the argument in errors (e.g. `"bufsum.sum() argument 'data'"`);
+    /// DLPack. A protocol whose producer refuses to export passes the object on to the next;
+    /// one that exports something unsupported (a type, device or layout) ends the search with
+    /// that error. `what` names the argument in errors (e.g. `"bufsum.sum() argument 'data'"`);
     /// `slot` stores a buffer view (see [`Slot`]).
     ///
     /// # Errors
-    /// `TypeError` naming the type and the accepted kinds when no protocol is offered; else the
-    /// first "unsupported" error (an export was made but cannot be read), or failing that the
-    /// first refusal (the buffer protocol's own error when the object offers buffers).
+    /// `TypeError` naming the type and the accepted kinds when no protocol is offered; the
+    /// error about an unsupported export; else the first refusal (the buffer protocol's own
+    /// error, when the object offers buffers).
     pub fn acquire(obj: &Bound<'_, PyAny>, what: &str, slot: &'s mut Slot) -> PyResult<Self> {
-        let mut first: Option<Failure> = None;
-        let note = |f: Failure, first: &mut Option<Failure>| match (&*first, f) {
-            (None, f) | (Some(Failure::Refused(_)), f @ Failure::Unsupported(_)) => {
-                *first = Some(f)
+        let mut refused: Option<PyErr> = None;
+        let mut note = |f: Failure| match f {
+            Failure::Unsupported(e) => Err(e),
+            Failure::Refused(e) => {
+                refused.get_or_insert(e);
+                Ok(())
             }
-            _ => {}
         };
         if is_buffer(obj) {
             match View::try_new(obj, false, what, slot) {
                 Ok(view) => return Self::from_view(view),
-                Err(f) => note(f, &mut first),
+                Err(f) => note(f)?,
             }
         }
         match arrow::acquire(obj, what) {
             Ok(Some(export)) => return Ok(Self::from_arrow(export)),
             Ok(None) => {}
-            Err(f) => note(f, &mut first),
+            Err(f) => note(f)?,
         }
         match dlpack::acquire(obj, what) {
             Ok(Some(export)) => return Ok(Self::from_dlpack(export)),
             Ok(None) => {}
-            Err(f) => note(f, &mut first),
+            Err(f) => note(f)?,
         }
-        Err(match first {
-            Some(f) => f.into_err(),
-            None => PyTypeError::new_err(format!(
+        Err(refused.unwrap_or_else(|| {
+            PyTypeError::new_err(format!(
                 "{what} must be {ACCEPTED}, not '{}'",
                 type_name(obj)
-            )),
-        })
+            ))
+        }))
     }
 
     /// Whether `obj` offers any protocol [`Input::acquire`] reads (attribute look-ups only).
