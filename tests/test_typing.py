@@ -36,9 +36,12 @@ def test_mypy_strict_accepts_typed_usage() -> None:
 
 def test_mypy_strict_rejects_misuse(tmp_path: pathlib.Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import bufsum\nbufsum.sum([1.0], threads='2')\nbufsum.Accumulator().add('x')\n")
+    bad.write_text(
+        "import bufsum\nbufsum.sum([1.0], threads='2')\nbufsum.Accumulator().add('x')\n"
+        "x: str = bufsum.sum(b'ab')\ny: int = bufsum.fsum(b'ab')\n"
+    )
     r = run("mypy", "--strict", "--no-incremental", str(bad))
-    assert r.returncode == 1 and r.stdout.count("error:") >= 2, r.stdout
+    assert r.returncode == 1 and r.stdout.count("error:") >= 4, r.stdout
 
 
 def test_stubtest_matches_runtime() -> None:
