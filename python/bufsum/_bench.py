@@ -91,6 +91,7 @@ def run(plot: str | None = None, as_json: bool = False, quick: bool = False) -> 
     extra = threads_and_memory(quick, budget)
     if np is not None:
         extra["formats"] = formats(budget)
+        extra.update(arrow_and_dlpack(quick, budget))
     result = {"kernel": _bufsum._kernel(), "rows": rows, **extra}
     if as_json:
         print(json.dumps(result, indent=1))
@@ -110,6 +111,39 @@ def formats(budget: float) -> dict[str, float]:
         for dt in ["int64", "int32", "uint8", "float32", "float16", ">f8", "complex128"]:
             a = base.astype(dt) if dt != "complex128" else base + 1j * base[::-1]
             out[dt] = best_time(_bufsum.sum, a, budget=budget) / best_time(np.sum, a, budget=budget)
+    return out
+
+
+def arrow_and_dlpack(quick: bool, budget: float) -> dict[str, float]:
+    """Time ratios of bufsum on Arrow and DLPack inputs against the exporter's own reduction
+    (or bufsum on float32 for bfloat16), for the exporters that are installed."""
+    n = 1_000_000 if quick else 10_000_000
+    x = np.random.default_rng(11).standard_normal(n)
+    nulls = np.random.default_rng(12).random(n) < 0.1
+    pa = lambda: importlib.import_module("pyarrow")  # noqa: E731
+    # (label, module needed, make (our input, reference input), bufsum call, reference call)
+    Row = tuple[str, str, Callable[[Any], tuple[Any, Any]], Callable[[Any], object], Callable[[Any], object]]
+    table: list[Row] = [
+        ("sum(polars) / Series.sum()", "polars", lambda m: (m.Series(x),) * 2, _bufsum.sum, lambda s: s.sum()),
+        ("fsum(polars) / Series.sum()", "polars", lambda m: (m.Series(x),) * 2, _bufsum.fsum, lambda s: s.sum()),
+        ("sum(pyarrow, 10% nulls) / pc.sum", "pyarrow.compute", lambda m: (pa().array(x, mask=nulls),) * 2,
+         _bufsum.sum, lambda a: pa().compute.sum(a)),
+        ("sum(pyarrow) / pc.sum", "pyarrow.compute", lambda m: (pa().array(x),) * 2, _bufsum.sum,
+         lambda a: pa().compute.sum(a)),
+        ("sum(pyarrow, 1 element) / pc.sum", "pyarrow.compute", lambda m: (pa().array(x[:1]),) * 2, _bufsum.sum,
+         lambda a: pa().compute.sum(a)),
+        ("sum(torch bfloat16) / sum(torch float32)", "torch",
+         lambda m: (m.from_numpy(x.astype(np.float32)).bfloat16(), m.from_numpy(x.astype(np.float32))),
+         _bufsum.sum, _bufsum.sum),
+    ]
+    out: dict[str, float] = {}
+    for label, module, make, ours, theirs in table:
+        try:
+            m = importlib.import_module(module)
+        except ImportError:
+            continue
+        mine, ref = make(m)
+        out[label] = best_time(ours, mine, budget=budget) / best_time(theirs, ref, budget=budget)
     return out
 
 
