@@ -271,3 +271,46 @@ def test_polars_chunked_bits() -> None:
     acc = bufsum.Accumulator()
     acc.add(parts)
     assert acc.count == 30_000 - int(null.sum()) and acc.value == bufsum.fsum(whole)
+
+
+def test_gil_released_for_large_arrow_inputs() -> None:
+    from conftest import gil_released_during
+
+    # 200 chunks viewing the same 10^6 values (with nulls): a long compacting walk, little memory.
+    x, null = random_column(1_000_000, 8, 0.1)
+    arr = pa.array(x, mask=null)
+    chunked = pa.chunked_array([arr] * 200)
+    assert gil_released_during(lambda: bufsum.sum(chunked))
+    assert f64_bits(bufsum.sum(pa.chunked_array([arr] * 3))) == f64_bits(
+        bufsum.sum(np.concatenate([x[~null]] * 3))
+    )
+
+
+def test_bits_across_random_chunkings_property() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=60, deadline=None)
+    @hypothesis.given(
+        st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64)), max_size=5000),
+        st.lists(st.integers(0, 5000), max_size=6),
+        st.integers(0, 7),
+    )
+    def check(vals: list, cuts: list[int], offset: int) -> None:
+        arr = pa.array([0.0] * offset + vals, type=pa.float64()).slice(offset)
+        bounds = sorted({0, len(vals), *[c for c in cuts if c <= len(vals)]})
+        chunked = pa.chunked_array([arr.slice(a, b - a) for a, b in zip(bounds, bounds[1:])], type=pa.float64())
+        present = [v for v in vals if v is not None]
+        want = bufsum.sum(np.array(present, dtype=np.float64))
+        assert f64_bits(bufsum.sum(chunked)) == f64_bits(want)
+        try:
+            exact = math.fsum(present)
+        except OverflowError:  # math.fsum's intermediate overflow: compare with Fraction instead
+            frac = sum(map(Fraction, present))
+            try:
+                exact = float(frac)
+            except OverflowError:
+                exact = math.copysign(math.inf, frac)
+        assert bufsum.fsum(chunked) == exact
+
+    check()

@@ -239,3 +239,12 @@ def test_torch_and_jax_where_installed() -> None:
         assert bufsum.fsum(j) == math.fsum(np.asarray(j, dtype=np.float64).tolist())
     if torch is None and jnp is None:
         pytest.skip("neither PyTorch nor JAX is installed")
+
+
+def test_gil_released_for_large_dlpack_inputs() -> None:
+    from conftest import gil_released_during
+
+    # Zero strides: 2·10^8 bfloat16 elements over two bytes of memory.
+    p = DLPackProducer(struct.pack("<H", 0x3F80), BFLOAT, 16, [200_000_000], strides=[0])
+    assert gil_released_during(lambda: bufsum.sum(p, threads=1))
+    assert p.deleted == 1
