@@ -120,8 +120,10 @@ class DLPackProducer:
             name = DLTENSOR
         m.deleter = deleter
 
-        def destroy(cap: int) -> None:  # the producer's capsule destructor, per the protocol
-            if _api.PyCapsule_IsValid(cap, name):
+        # The producer's capsule destructor, per the protocol (what it uses is bound now: it may
+        # run at interpreter exit, after module globals are gone).
+        def destroy(cap: int, is_valid: Any = _api.PyCapsule_IsValid, name: bytes = name) -> None:
+            if is_valid(cap, name):
                 self._deleted(None)
 
         destructor = CAPSULE_DESTRUCTOR(destroy)
@@ -243,8 +245,9 @@ class ArrowProducer:
         return self._arc
 
     def _capsule(self, struct: Any, name: bytes, release_field: str) -> Any:
-        def destroy(cap: int) -> None:  # releases the struct unless a consumer moved it out
-            p = _api.PyCapsule_GetPointer(cap, name)
+        # Releases the struct unless a consumer moved it out (bound now: may run at exit).
+        def destroy(cap: int, get: Any = _api.PyCapsule_GetPointer) -> None:
+            p = get(cap, name)
             s = type(struct).from_address(p)
             if getattr(s, release_field):
                 getattr(s, release_field)(ctypes.pointer(s))
