@@ -137,6 +137,9 @@ pub struct Export {
     pub column: Column,
     /// The Arrow format string, for messages.
     pub format: String,
+    /// One axis: the column's length, and the element size as its stride.
+    pub shape: [usize; 1],
+    pub strides: [isize; 1],
     // Declared after `column`, so dropped after it; arrays before their stream.
     _arrays: SmallVec<[ArrowArray; 1]>,
     _stream: Option<Box<ArrowArrayStream>>,
@@ -328,6 +331,8 @@ fn finish(
     let column = Column::new(Dtype::native(elem), segments)
         .map_err(|e| Failure::Unsupported(PyValueError::new_err(format!("{what}: {e:?}"))))?;
     Ok(Export {
+        shape: [column.len()],
+        strides: [isize::try_from(elem.size()).unwrap_or(1)],
         column,
         format,
         _arrays: arrays,

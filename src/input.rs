@@ -16,7 +16,6 @@ use bufsum_core::format::Dtype;
 use bufsum_core::layout::Strided;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use smallvec::SmallVec;
 
 use crate::view::{is_buffer, type_name, Slot, View};
 use crate::{arrow, dlpack};
@@ -52,19 +51,17 @@ pub const ACCEPTED: &str = "an object supporting the buffer protocol (bytes, byt
     (__arrow_c_array__ / __arrow_c_stream__: pyarrow, polars, ...) or a DLPack tensor \
     (__dlpack__: NumPy, PyTorch, JAX, ...)";
 
-/// The exports an input holds.
+/// The exports an input holds. Arrow and DLPack exports are boxed so that the common case,
+/// a buffer, moves little on the per-call path.
 enum Held<'s> {
     Buffer(View<'s>, Column),
-    Arrow(arrow::Export),
-    DLPack(dlpack::Export),
+    Arrow(Box<arrow::Export>),
+    DLPack(Box<dlpack::Export>),
 }
 
 /// An acquired reading argument: the memory as a [`Column`], held until dropped.
 pub struct Input<'s> {
     held: Held<'s>,
-    /// Logical shape and byte strides of a dense input (buffers, DLPack; Arrow: one axis).
-    shape: SmallVec<[usize; 8]>,
-    strides: SmallVec<[isize; 8]>,
     // Not `Send`, whatever the exports hold: dropped (and so released) attached.
     _attached: PhantomData<*const ()>,
 }
@@ -129,30 +126,31 @@ impl<'s> Input<'s> {
     fn from_view(view: View<'s>) -> PyResult<Self> {
         let column = Column::from_strided(view.strided()?);
         Ok(Input {
-            shape: view.shape().into(),
-            strides: view.strides().into(),
             held: Held::Buffer(view, column),
             _attached: PhantomData,
         })
     }
 
     fn from_arrow(export: arrow::Export) -> Self {
-        let len = export.column.len();
-        let size = isize::try_from(export.column.dtype().size()).unwrap_or(1);
         Input {
-            shape: SmallVec::from_slice(&[len]),
-            strides: SmallVec::from_slice(&[size]),
-            held: Held::Arrow(export),
+            held: Held::Arrow(Box::new(export)),
             _attached: PhantomData,
         }
     }
 
-    fn from_dlpack(mut export: dlpack::Export) -> Self {
+    fn from_dlpack(export: dlpack::Export) -> Self {
         Input {
-            shape: std::mem::take(&mut export.shape),
-            strides: std::mem::take(&mut export.strides),
-            held: Held::DLPack(export),
+            held: Held::DLPack(Box::new(export)),
             _attached: PhantomData,
+        }
+    }
+
+    /// Logical shape and byte strides (Arrow: one axis of the column's length).
+    fn layout(&self) -> (&[usize], &[isize]) {
+        match &self.held {
+            Held::Buffer(v, _) => (v.shape(), v.strides()),
+            Held::Arrow(e) => (&e.shape, &e.strides),
+            Held::DLPack(e) => (&e.shape, &e.strides),
         }
     }
 
@@ -179,16 +177,17 @@ impl<'s> Input<'s> {
 
     /// The n-d layout, when the elements are one strided block with every value present.
     pub fn dense(&self) -> Option<Dense<'_>> {
+        let (shape, strides) = self.layout();
         Some(Dense {
             strided: self.column().as_strided()?,
-            shape: &self.shape,
-            strides: &self.strides,
+            shape,
+            strides,
         })
     }
 
     /// Logical shape (Arrow: the column's length).
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        self.layout().0
     }
 
     /// Bytes the values span (for the decisions to detach and to use threads).
