@@ -52,7 +52,8 @@ pub const ACCEPTED: &str = "an object supporting the buffer protocol (bytes, byt
     (__dlpack__: NumPy, PyTorch, JAX, ...)";
 
 /// The exports an input holds. Arrow and DLPack exports are boxed so that the common case,
-/// a buffer, moves little on the per-call path.
+/// a buffer, moves little on the per-call path (boxing the buffer instead would allocate on it).
+#[allow(clippy::large_enum_variant)]
 enum Held<'s> {
     Buffer(View<'s>, Column),
     Arrow(Box<arrow::Export>),
