@@ -314,3 +314,16 @@ def test_bits_across_random_chunkings_property() -> None:
         assert bufsum.fsum(chunked) == exact
 
     check()
+
+
+def test_dot_and_add_products_take_dense_arrow_and_refuse_nulls_for_now() -> None:
+    x = pa.array([1.0, 2.0, 3.0])
+    y = pl.Series([4, 5, 6])
+    assert bufsum.dot(x, y) == 32.0 and bufsum.fdot(x, np.array([4.0, 5.0, 6.0])) == 32.0
+    acc = bufsum.Accumulator()
+    acc.add_products(x, y)
+    assert acc.value == 32.0 and acc.count == 3
+    with pytest.raises(ValueError, match="nulls or several chunks"):
+        bufsum.dot(pa.array([1.0, None, 3.0]), x)
+    with pytest.raises(ValueError, match="same shape"):
+        bufsum.fdot(x, pa.array([1.0]))

@@ -248,3 +248,11 @@ def test_gil_released_for_large_dlpack_inputs() -> None:
     p = DLPackProducer(struct.pack("<H", 0x3F80), BFLOAT, 16, [200_000_000], strides=[0])
     assert gil_released_during(lambda: bufsum.sum(p, threads=1))
     assert p.deleted == 1
+
+
+def test_dot_of_dlpack_tensors() -> None:
+    raw, exact = bf16_raw([1.5, -2.0, 0.25, 8.0])
+    p = DLPackProducer(raw, BFLOAT, 16, [4])
+    q = OnlyDLPack(np.array([2.0, 1.0, 4.0, 0.5]))
+    assert bufsum.fdot(p, q) == math.fsum(a * b for a, b in zip(exact, [2.0, 1.0, 4.0, 0.5]))
+    assert p.deleted == 1
