@@ -510,6 +510,15 @@ def test_int64_beyond_2_53_times_floats_is_exact() -> None:
     assert run(bufsum.fdot, np.array([2**63 - 1, -(2**63) + 1], np.int64), np.array([0.5, 0.5])) == 0.0
     assert run(bufsum.fdot, np.array([2**63 - 1], np.int64), np.array([1.0])) == 2.0**63
     assert run(bufsum.fdot, np.array([2**64 - 1, 2**63], np.uint64), np.array([1.0, -2.0])) == -1.0
+    # 64-bit integers times floats near the ends of the range: overflowing and underflowing
+    # products of integers cancel or survive exactly.
+    imax, imin = 2**63 - 1, -(2**63)
+    assert check_fdot(np.array([imax, imax, 3], np.int64), np.array([1e300, -1e300, 0.5])) == 1.5
+    assert check_fdot(np.array([imax, imin, 3], np.int64), np.array([MAX, MAX, 0.5])) == -MAX
+    check_fdot(np.array([2**64 - 1, 1], np.uint64), np.array([MAX / 2**64, -MAX]))
+    check_fdot(np.array([imax, 5], np.int64), np.array([TINY, TINY]))
+    assert check_fdot(np.array([imax] * 400, np.int64), np.array([1e300, -1e300] * 200)) == 0.0
+    check_fdot(np.array([imin] * 400, np.int64), np.array([TINY] * 400))
     rng = np.random.default_rng(2)
     for n in [3, 300, 5000]:
         a = rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64)
@@ -566,9 +575,12 @@ def test_fdot_special_values(x: list[float], y: list[float], want: float) -> Non
     no_overflow = all(math.isfinite(a * b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b))
     if math.isnan(want) or (math.isinf(want) and no_overflow):
         assert same(d, want)
-    # as float32 (where the values fit)
+    # as float32 and float16 (where the values fit)
     if all(abs(v) < 1e38 or not math.isfinite(v) for v in x + y):
         check_fdot(xa.astype(np.float32), ya.astype(">f4"))
+    if all(abs(v) < 6e4 or not math.isfinite(v) for v in x + y):
+        check_fdot(xa.astype(np.float16), ya.astype(">f2"))
+        check_fdot(xa.astype(">f2"), ya)
 
 
 def test_complex_special_values_per_part() -> None:
@@ -1007,6 +1019,33 @@ def test_axis_entries_equal_the_function_of_each_slice(dts: tuple[str, str]) -> 
         check_axis(x[:, ::-1], y[:, ::-1], axis, keepdims=True, threads=2)
 
 
+def test_empty_axis_tuple_gives_the_products() -> None:
+    # axis=() reduces nothing: each entry is the dot of one pair, the product itself.
+    x = np.array([[1e300, 3.0, 0.1], [TINY, -2.5, 7.0]])
+    y = np.array([[1e10, 0.1, 0.1], [0.5, 4.0, -1e-300]])
+    got = run(bufsum.fdot, x, y, axis=())
+    assert got.shape == (2, 3) and got.format == "d"
+    assert np.asarray(got).ravel().tolist() == [a * b for a, b in zip(x.ravel().tolist(), y.ravel().tolist())]
+    xi, yi = np.array([[2**31, -3]], np.int64), np.array([[2**30, 7]], np.int32)
+    assert run(bufsum.dot, xi, yi, axis=()).tolist() == [[2**61, -21]]
+    with pytest.raises(OverflowError):
+        bufsum.dot(np.array([2**40], np.int64), np.array([2**30], np.int64), axis=())
+
+
+def test_broadcast_zero_stride_inputs() -> None:
+    rng = np.random.default_rng(6)
+    y = spread_floats(rng, 3000, 300)
+    x = np.broadcast_to(np.float64(0.1), y.shape)
+    check_fdot(x, y)
+    check_fdot(y, x)
+    assert same(bufsum.dot(x, y), bufsum.dot(np.full(3000, 0.1), y))
+    xi = np.broadcast_to(np.int64(2**62 + 1), (5000,))
+    assert run(bufsum.dot, xi, xi) == 5000 * (2**62 + 1) ** 2
+    check_fdot(xi, np.broadcast_to(np.float64(-1.5), (5000,)))
+    m = np.broadcast_to(np.arange(4.0), (300, 4))
+    check_axis(m, np.ones((300, 4)), 0)
+
+
 def test_axis_long_slices_are_correctly_rounded_on_both_paths() -> None:
     rng = np.random.default_rng(2)
     x = spread_floats(rng, 3 * 5000, 600).reshape(3, 5000)
@@ -1276,6 +1315,8 @@ def test_gil_released_for_large_inputs() -> None:
     y = np.broadcast_to(np.float64(0.1), (50_000_000,))
     assert gil_released_during(lambda: bufsum.dot(x, y, threads=1))
     assert gil_released_during(lambda: bufsum.fdot(x, y, threads=1))
+    x2, y2 = x.reshape(50, 1_000_000), y.reshape(50, 1_000_000)
+    assert gil_released_during(lambda: bufsum.fdot(x2, y2, axis=1, threads=1))
     acc = bufsum.Accumulator()
     xs, ys = x[:10_000_000], y[:10_000_000]
     assert gil_released_during(lambda: acc.add_products(xs, ys))
