@@ -18,7 +18,7 @@ use crate::certified::{lanes_add_products, Lanes, Partial};
 use crate::exact::{Adder, ExactSum};
 use crate::float::{block_dot, Pairwise};
 use crate::format::{Dtype, Elem, Kind};
-use crate::layout::{block_count, Strided, BLOCK};
+use crate::layout::{block_count, Scratch, Strided, BLOCK};
 use crate::parallel::tree_reduce;
 use crate::reader::{f64_blocks, f64_low_blocks, Blocks, Ints};
 use crate::reduce::{certify_allowed, Total, CERTIFY_MIN_LEN};
@@ -150,15 +150,31 @@ fn for_each_product_block(
         }
         let mut xs = parts(t.x);
         let mut ys = parts(t.y);
+        let mut finite = Scratch::boxed();
         for blk in lo..hi {
-            for xr in &mut xs {
+            for (i, xr) in xs.iter_mut().enumerate() {
                 let xb = xr.block(blk);
-                for yr in &mut ys {
-                    f(xb, yr.block(blk), t.negate);
+                for (j, yr) in ys.iter_mut().enumerate() {
+                    let yb = yr.block(blk);
+                    // A remainder part times an infinity or NaN must add nothing: the rounded
+                    // part (nonzero, of the integer's sign) already carries that product.
+                    match (i, j) {
+                        (0, 0) => f(xb, yb, t.negate),
+                        (_, 0) => f(xb, finite_or_zero(yb, &mut finite), t.negate),
+                        _ => f(finite_or_zero(xb, &mut finite), yb, t.negate),
+                    }
                 }
             }
         }
     }
+}
+
+/// `xs` itself when every value is finite, else a copy with the non-finite ones zeroed.
+fn finite_or_zero<'a>(xs: &'a [f64], scratch: &'a mut Scratch<f64>) -> &'a [f64] {
+    if xs.iter().all(|x| x.is_finite()) {
+        return xs;
+    }
+    scratch.fill(xs.iter().map(|&x| if x.is_finite() { x } else { 0.0 }))
 }
 
 fn correctly_rounded(terms: &[Term], threads: usize) -> f64 {
@@ -432,6 +448,33 @@ mod tests {
             panic!()
         };
         assert_eq!(got, BigInt::from(want));
+    }
+
+    #[test]
+    fn split_integers_times_infinities() {
+        let ints: Vec<i64> = vec![1, -(1 << 40), (1 << 60) - 1, 0];
+        for (i, want) in [
+            (0, f64::INFINITY),
+            (1, f64::NEG_INFINITY),
+            (2, f64::INFINITY),
+        ] {
+            let Total::Float(got) = fdot(
+                &view(&ints[i..=i], Elem::I64),
+                &view(&[f64::INFINITY], Elem::F64),
+                1,
+            ) else {
+                panic!()
+            };
+            assert_eq!(got, want, "{}", ints[i]);
+        }
+        let Total::Float(zero) = fdot(
+            &view(&ints[3..], Elem::I64),
+            &view(&[f64::INFINITY], Elem::F64),
+            1,
+        ) else {
+            panic!()
+        };
+        assert!(zero.is_nan());
     }
 
     #[test]

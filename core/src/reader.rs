@@ -18,8 +18,9 @@ pub trait Blocks<O> {
 pub enum Ints {
     /// Rounded to the nearest f64 (for `dot`, whose float result is rounded anyway).
     Rounded,
-    /// Split into two exact parts: [`f64_blocks`] then yields the high parts (`v - low`) and
-    /// [`f64_low_blocks`] the low 32 bits, each exact, summing to `v`.
+    /// Split into two exact parts: [`f64_blocks`] then yields `v` rounded to the nearest f64
+    /// (nonzero, of `v`'s sign, whenever `v` is) and [`f64_low_blocks`] the exact remainder
+    /// `v - rounded` (at most 2^10 in magnitude for 64-bit integers).
     Split,
 }
 
@@ -44,7 +45,7 @@ impl<T: Float> Blocks<f64> for FloatReader<'_, T> {
     }
 }
 
-/// Integers as f64: rounded, or the high or low exact part of a split (see [`Ints`]).
+/// Integers as f64: rounded, or the exact remainder of that rounding (see [`Ints`]).
 struct IntAsFloat<'a, T: Int> {
     a: &'a Strided,
     raw: Box<Scratch<T>>,
@@ -54,8 +55,9 @@ struct IntAsFloat<'a, T: Int> {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Part {
+    /// The nearest f64.
     Rounded,
-    High,
+    /// The exact remainder after rounding.
     Low,
 }
 
@@ -64,15 +66,14 @@ impl<T: Int> Blocks<f64> for IntAsFloat<'_, T> {
         let (start, n) = span(self.a, blk);
         let raw = self.raw.gather_from(self.a, start, n);
         let part = self.part;
-        #[allow(clippy::cast_precision_loss)] // exact by construction, or `Rounded` on purpose
+        #[allow(clippy::cast_precision_loss)] // rounded on purpose; the remainder is exact
         self.wide.fill(raw.iter().map(|&x| {
             let v = x.to_i128();
-            let low = v & 0xffff_ffff;
+            let rounded = v as f64;
             match part {
-                Part::Rounded => v as f64,
-                // `v - low` has at most 32 significant bits above bit 32: exact.
-                Part::High => (v - low) as f64,
-                Part::Low => low as f64,
+                Part::Rounded => rounded,
+                // |v - rounded| <= 2^10 for |v| < 2^64: an exact small integer.
+                Part::Low => (v - rounded as i128) as f64,
             }
         }));
         self.wide.filled()
@@ -106,8 +107,9 @@ pub fn is_wide_int(elem: Elem) -> bool {
     matches!(elem, Elem::I64 | Elem::U64)
 }
 
-/// A reader of a real input's blocks as f64: floats widened exactly, integers as `ints` says
-/// (for [`Ints::Split`], the high parts). `None` for complex inputs.
+/// A reader of a real input's blocks as f64: floats widened exactly, integers rounded to the
+/// nearest f64 (with [`Ints::Split`], [`f64_low_blocks`] gives the exact remainder). `None`
+/// for complex inputs.
 #[must_use]
 pub fn f64_blocks<'a>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
     fn float<'a, T: Float>(a: &'a Strided, _: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
@@ -117,24 +119,20 @@ pub fn f64_blocks<'a>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> 
             wide: Scratch::boxed(),
         }))
     }
-    fn int<'a, T: Int>(a: &'a Strided, ints: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
-        let part = if ints == Ints::Split && is_wide_int(a.dtype().elem) {
-            Part::High
-        } else {
-            Part::Rounded
-        };
+    fn int<'a, T: Int>(a: &'a Strided, _: Ints) -> Option<Box<dyn Blocks<f64> + 'a>> {
+        // Rounded either way: with `Ints::Split` the remainder comes from `f64_low_blocks`.
         Some(Box::new(IntAsFloat::<T> {
             a,
             raw: Scratch::boxed(),
             wide: Scratch::boxed(),
-            part,
+            part: Part::Rounded,
         }))
     }
     by_elem!(a.dtype().elem, int: int, float: float, complex: None, (a, ints))
 }
 
-/// The low 32-bit parts of a 64-bit integer input split by [`Ints::Split`]; `None` for any
-/// other input (whose [`f64_blocks`] are exact alone).
+/// The exact remainders `v - rounded(v)` of a 64-bit integer input split by [`Ints::Split`];
+/// `None` for any other input (whose [`f64_blocks`] are exact alone).
 #[must_use]
 pub fn f64_low_blocks<'a>(a: &'a Strided) -> Option<Box<dyn Blocks<f64> + 'a>> {
     fn low<'a, T: Int>(a: &'a Strided) -> Option<Box<dyn Blocks<f64> + 'a>> {
