@@ -1107,6 +1107,30 @@ def test_merge_order_and_chunking_never_matter(path: str) -> None:
     assert level[0].count == a.size
 
 
+def test_integer_and_narrow_buffers_in_the_accumulator() -> None:
+    """Integer buffers (exact ints) and float32/float16 buffers mixed with floats and ints."""
+    n = 2**20 + 1
+    parts: list[np.ndarray] = [
+        np.full(n, 2**63 - 1, dtype=np.int64),
+        np.full(n, -(2**63), dtype=">i8"),
+        np.full(n, 2**64 - 1, dtype=np.uint64),
+        np.full(n, np.finfo(np.float32).max, dtype=np.float32),
+        np.full(n, np.finfo(np.float16).smallest_subnormal, dtype=np.float16),
+        np.full(n, True),
+    ]
+    total = 0
+    acc = bufsum.Accumulator()
+    for p in parts:
+        acc.add(p)
+        total += n * units(p[0].item())
+        check(acc.value, round_units(total), p.dtype)
+        check(bufsum.fsum(p), round_units(n * units(p[0].item())), ("fsum", p.dtype))
+    acc.add(-(2**1000))
+    acc.add(2.0**1000)
+    check(acc.value, round_units(total))
+    assert acc.count == 6 * n + 2
+
+
 # --- no state between calls -------------------------------------------------------------------
 
 
@@ -1138,8 +1162,9 @@ def test_no_state_between_calls(path: str) -> None:
     wants = [expected(a) for _, a in inputs]
     order = [0, 1, 2, 1, 3, 1, 4, 1, 5, 1, 0, 2, 5, 3, 4, 0, 1]
     seen: dict[int, set[int]] = {}
-    for i in order:
-        got = bufsum.fsum(inputs[i][1])
+    for step, i in enumerate(order):
+        # threads=2 also leaves per-thread state on the pool's workers for the next call
+        got = bufsum.fsum(inputs[i][1], threads=1 + step % 2)
         check(got, wants[i], (inputs[i][0], "after", seen.keys()))
         seen.setdefault(i, set()).add(bits(got))
     assert all(len(s) == 1 for s in seen.values())
