@@ -15,6 +15,7 @@ import math
 import mmap
 import pickle
 import struct
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from decimal import Decimal
@@ -61,11 +62,15 @@ def paths() -> list[Any]:
 
 SPECIAL_FLOATS = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
                   -1.7976931348623157e308, math.inf, -math.inf, math.nan, 2.0**970, 1e300, 1e-300]
-HUGE_INTS = [s * (2**k + d) for k in (63, 64, 127, 128, 1023, 1024, 1101, 1102, 1103, 2047, 2048, 2049, 3000, 5000)
-             for d in (-1, 0, 1) for s in (1, -1)]  # fmt: skip
+HUGE_BITS = (63, 64, 127, 128, 1023, 1024, 1101, 1102, 1103, 2047, 2048, 2049, 3000, 5000)
+HUGE_INTS = [s * (2**k + d) for k in HUGE_BITS for d in (-1, 0, 1) for s in (1, -1)]
 
 floats = st.floats() | st.sampled_from(SPECIAL_FLOATS) | st.floats(width=32) | st.floats(width=16)
-ints = st.integers() | st.sampled_from(HUGE_INTS) | st.integers(-(2**6000), 2**6000)
+ints = (
+    st.integers()
+    | st.builds(lambda k, d, s: s * (2**k + d), st.sampled_from(HUGE_BITS), st.integers(-1, 1), st.sampled_from([1, -1]))
+    | st.integers(-(2**6000), 2**6000)
+)
 scalars = (
     floats
     | ints
@@ -385,6 +390,47 @@ def test_shapes_and_axes_edges_never_panic(ctx: Any) -> None:
             acc = bufsum.Accumulator()
             call("add", acc.add, a)
             read(acc)
+
+
+def test_racing_writer_never_panics() -> None:
+    """Another thread rewrites the buffer (finite values, infinities, NaN, subnormals) while it is
+    summed: the result is unspecified, but no call may panic or crash (the README's contract)."""
+    a = np.random.default_rng(0).standard_normal(1 << 16)
+    patterns = [np.inf, -np.inf, np.nan, 5e-324, 1.7976931348623157e308, -0.0, 1e-300, 3.0]
+    stop = threading.Event()
+
+    def writer() -> None:
+        rng = np.random.default_rng(1)
+        while not stop.is_set():
+            idx = rng.integers(0, a.size, 64)
+            a[idx] = rng.choice(patterns, 64)
+            a[rng.integers(0, a.size, 64)] = rng.standard_normal(64) * 10.0 ** rng.integers(-300, 300, 64)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for i in range(60):
+            for ctx in paths():
+                with ctx():
+                    call("fsum", bufsum.fsum, a, threads=1 + i % 2)
+            acc = bufsum.Accumulator()
+            call("Accumulator.add", acc.add, a)
+            read(acc)
+            call("sum", bufsum.sum, a)
+            call("fsum axis", bufsum.fsum, a.reshape(256, -1), axis=0)
+    finally:
+        stop.set()
+        t.join()
+
+
+@settings(max_examples=50, deadline=None)
+@given(scalars)
+def test_force_exact_switch_never_panics(x: Any) -> None:
+    previous = call("_set_force_exact", _bufsum._set_force_exact, False)
+    try:
+        call("_set_force_exact", _bufsum._set_force_exact, x)
+    finally:
+        _bufsum._set_force_exact(bool(previous) if isinstance(previous, bool) else False)
 
 
 def test_panic_detection_works() -> None:
