@@ -906,6 +906,57 @@ def window_edge_runs(top_exp: int, seed: int, runs: int = 24, run: int = 2048) -
     return np.concatenate(out)
 
 
+@pytest.mark.parametrize("g", [MAX, 2 - U52, (2 - U52) * p2(-990), MIN_NORMAL * p2(31), p2(-1043)])
+def test_window_floor(path: str, g: float) -> None:
+    """Every 1024th element a giant g (alternating signs), all others g * 2^-31 exactly: the
+    most a 31-binade fixed-point window can be asked to carry per element, for 2^20 elements."""
+    x = g * p2(-31)
+    assert units(x) * 2**31 == units(g)
+    n = 2**20 + 3
+    a = np.full(n, x)
+    giants = np.arange(0, n, 1024)
+    a[giants] = np.where(np.arange(giants.size) % 2 == 0, g, -g)
+    k = giants.size
+    total = (n - k) * units(x) + (k % 2) * units(g)
+    for sign in (1.0, -1.0):
+        want = round_units(int(sign) * total)
+        check(bufsum.fsum(sign * a), want, (g, sign))
+        check(acc_of(sign * a).value, want, (g, sign, "Accumulator"))
+
+
+def test_ints_just_past_the_digit_window_cancel_back() -> None:
+    """Sums that cross 2^2048 and come back: the part beyond a fixed-point window must return
+    exactly (a carry of one against digits of the other sign, and the like)."""
+    seqs: list[list[int | float]] = [
+        [2**2047, 2**2047, -(2**2047), -(2**2047) + 2],
+        [2**2047, 2**2047, -(2**2047), -(2**2047), 1.5],
+        [2**2048 - 1, 1, -(2**2047), -(2**2047), 0.25],
+        [-(2**2047), -(2**2047), 2**2047, 2**2047 - 3, 0.5],
+        [2**2048, -(2**2048) + 1, -1.0],
+        [2**2049 + 5, -(2**2048), -(2**2048), -5, 1e-300],
+        [2**1024 * (2**1023), -(2**2047) + 2**971, 2**1024 - 2**971 - 2**1024],
+    ]
+    for vals in seqs:
+        acc = bufsum.Accumulator()
+        added = [v for v in vals if isinstance(v, float) or add_int_checked(acc, v)]
+        for v in added:
+            if isinstance(v, float):
+                acc.add(v)
+        if len(added) == len(vals):
+            check(acc.value, round_units(sum(units(v) for v in vals)), vals)
+        # the same through a merge of two halves and a pickle
+        a, b = bufsum.Accumulator(), bufsum.Accumulator()
+        for i, v in enumerate(added):
+            try:
+                (a if i % 2 else b).add(v)
+            except OverflowError:
+                pass
+        a = pickle.loads(pickle.dumps(a))
+        a.merge(b)
+        if len(added) == len(vals):
+            check(a.value, round_units(sum(units(v) for v in vals)), (vals, "halves"))
+
+
 @pytest.mark.parametrize("top_exp", [1023, 1000, 100, 0, -900, -1000, -1022, -1040, -1070])
 def test_window_edges_and_route_switching(path: str, top_exp: int) -> None:
     a = window_edge_runs(top_exp, seed=top_exp & 0xFFFF, runs=16)
@@ -1398,12 +1449,21 @@ def test_hypothesis_runs_of_equal_values(path: str, runs: list[tuple[float, int]
     check(acc.value, want, "Accumulator")
 
 
+near_window_edge = st.builds(
+    lambda k, d, s: s * (2**k + d),
+    st.sampled_from([1023, 1024, 1088, 1102, 2046, 2047]),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([1, -1]),
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         finite_float
         | st.integers(-(2**INT_BITS_ACCEPTED) + 1, 2**INT_BITS_ACCEPTED - 1)
-        | st.integers(-(2**130), 2**130),
+        | st.integers(-(2**130), 2**130)
+        | near_window_edge,
         max_size=30,
     )
 )
