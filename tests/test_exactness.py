@@ -68,20 +68,21 @@ def units(x: float | int) -> int:
     return p * ((1 << 1074) // q)
 
 
-def round_units(n: int) -> float:
-    """The double nearest n * 2^-1074, ties to even; +-inf when that rounding overflows; an exact
-    zero is +0.0."""
+def round_units(n: int, lsb: int = -1074) -> float:
+    """The double nearest n * 2^lsb (lsb <= -1074), ties to even; +-inf when that rounding
+    overflows; an exact zero is +0.0."""
     if n == 0:
         return 0.0
     m = abs(n)
-    shift = max(m.bit_length() - 53, 0)
+    # Keep 53 significant bits, but no bit below 2^-1074 (subnormals).
+    shift = max(m.bit_length() - 53, -1074 - lsb, 0)
     q = m >> shift
     if shift:
         r = m - (q << shift)
         half = 1 << (shift - 1)
         if r > half or (r == half and q & 1):
             q += 1  # may reach 2^53: still exact as a double
-    e = shift - 1074
+    e = shift + lsb
     if q.bit_length() + e > 1024:
         mag = INF
     else:
@@ -141,6 +142,12 @@ def check(got: object, want: float, what: object = "") -> None:
 
 def _hex(x: object) -> str:
     return x.hex() if isinstance(x, float) else type(x).__name__
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, TINY, -TINY, MAX_SUBNORMAL, MIN_NORMAL, MAX, -MAX, 1.0, 2 - 2.0**-52, 2.0**970, -(2.0**970), INF, -INF]
+)
+finite_float = st.floats(allow_nan=False, allow_infinity=False)
 
 
 # --- the two paths ---------------------------------------------------------------------------
@@ -240,6 +247,13 @@ def test_oracle_rounding_agrees_with_fraction_and_constants() -> None:
         except OverflowError:
             ref = INF if n > 0 else -INF
         assert bits(round_units(n)) == bits(ref), n
+    for _ in range(2000):  # products: units of 2^-2148
+        n = rng.getrandbits(rng.randrange(1, 3300)) * rng.choice([1, -1])
+        try:
+            ref = float(Fraction(n, 1 << 2148))
+        except OverflowError:
+            ref = INF if n > 0 else -INF
+        assert bits(round_units(n, -2148)) == bits(ref), n
     for _ in range(300):
         vals = [rng.uniform(-1, 1) * 2.0 ** rng.randrange(-1074, 1000) for _ in range(rng.randrange(1, 40))]
         assert bits(exact_round(vals)) == bits(math.fsum(vals)) or math.fsum(vals) == 0.0
@@ -1415,12 +1429,219 @@ def test_certified_equals_exact_on_axis() -> None:
         assert auto.tobytes() == forced.tobytes(), axis
 
 
-# --- hypothesis: random floats against the exact oracle ----------------------------------------
+# --- fdot and Accumulator.add_products ------------------------------------------------------
 
-any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
-    [0.0, -0.0, TINY, -TINY, MAX_SUBNORMAL, MIN_NORMAL, MAX, -MAX, 1.0, 2 - U52, p2(970), -p2(970), INF, -INF]
-)
-finite_float = st.floats(allow_nan=False, allow_infinity=False)
+needs_fdot = pytest.mark.skipif(not hasattr(bufsum, "fdot"), reason="bufsum.fdot not on this build yet")
+
+
+def exact_dot(x: Iterable[float | int], y: Iterable[float | int]) -> float:
+    """Correct rounding of the exact sum of products (units of 2^-2148), with the IEEE specials
+    of the products: NaN for a NaN, inf * 0 or infinities of both signs."""
+    total = 0
+    pinf = ninf = nan = False
+    for a, b in zip(x, y):
+        if isinstance(a, float) and not math.isfinite(a) or isinstance(b, float) and not math.isfinite(b):
+            p = float(a) * float(b)
+            nan |= math.isnan(p)
+            pinf |= p == INF
+            ninf |= p == -INF
+        else:
+            total += units(a) * units(b)
+    if nan or (pinf and ninf):
+        return NAN
+    if pinf or ninf:
+        return INF if pinf else -INF
+    return round_units(total, -2148)
+
+
+def fdot_cases() -> list[tuple[str, list[float], list[float]]]:
+    u = p2(-53)
+    big = (2 - U52) * p2(511)  # its square is just below 2^1024: products near the top
+    return [
+        ("tie broken up by a product below 2^-1074", [1.0, u, TINY], [1.0, 1.0, TINY]),
+        ("tie broken down by a product below 2^-1074", [1.0, u, TINY], [1.0, 1.0, -TINY]),
+        ("exact tie", [1.0, u], [1.0, 1.0]),
+        ("odd + tie + tiny product", [1.0 + 2 * u, u, TINY], [1.0, 1.0, -TINY]),
+        ("products overflow and cancel", [1e300, 1e300, 1.0], [1e300, -1e300, 0.5]),
+        ("products underflow and add up", [1e-200] * 4, [1e-200, 1e-200, 1e-200, -1e-200]),
+        ("squares of near-max halves", [big, big, -big], [big, big, big]),
+        ("rounds to inf", [big, big], [big, big]),
+        ("max + half ulp from products", [MAX, p2(485)], [1.0, p2(485)]),
+        ("max + half ulp - tiny product", [MAX, p2(485), TINY], [1.0, p2(485), -TINY]),
+        ("subnormal times large", [TINY, MAX_SUBNORMAL, MIN_NORMAL], [p2(1000), p2(1000), -(p2(1000))]),
+        ("inf times zero", [INF, 1.0], [0.0, 1.0]),
+        ("inf and -inf products", [INF, 2.0], [1.0, -INF]),
+        ("inf product", [INF, 1e300], [2.0, 1e300]),
+        ("nan", [NAN, 1.0], [1.0, 1.0]),
+        ("empty", [], []),
+    ]
+
+
+@needs_fdot
+@pytest.mark.parametrize("name,x,y", fdot_cases(), ids=[c[0] for c in fdot_cases()])
+def test_fdot_vectors(path: str, name: str, x: list[float], y: list[float]) -> None:
+    want = exact_dot(x, y)
+    a, b = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
+    check(bufsum.fdot(a, b), want, name)
+    check(bufsum.fdot(b, a), want, (name, "swapped"))
+    check(bufsum.fdot(a[::-1], b[::-1].astype(">f8")), want, (name, "reversed, big-endian"))
+    pad = np.zeros(5000)
+    check(bufsum.fdot(np.concatenate([pad, a, pad]), np.concatenate([pad + 1.0, b, pad - 1.0])), want, (name, "padded"))
+    acc = bufsum.Accumulator()
+    acc.add_products(a, b)
+    check(acc.value, want, (name, "add_products"))
+    assert acc.count == len(x)
+
+
+@needs_fdot
+def test_fdot_cpython_vectors_against_ones_and_powers(path: str) -> None:
+    for name, vals, want in cpython_vectors():
+        a = np.array(vals, dtype=np.float64)
+        check(bufsum.fdot(a, np.ones(a.size)), want, name)
+        for k in (-600, 600):
+            y = np.full(a.size, p2(k))
+            check(bufsum.fdot(a, y), exact_dot(vals, y.tolist()), (name, k))
+
+
+# xsum-check.c's dot_term: float values, so that products are exact in double.
+XSUM_DOT_TERM = [(1.0, 1.0), (-1.0, 1.0), (0.3, 1.4), (313.5, -14.33), (0.0, 0.0), (2.0, 0.0), (0.0, 2.0),
+                 (12.2, 1.1e-20), (5.5e15, -4.1)]  # fmt: skip
+
+
+@needs_fdot
+def test_xsum_dot_terms_repeated_2_to_13_times(path: str) -> None:
+    reps = 1 << 13
+    vecs = [np.array(v, dtype=np.float32).astype(np.float64) for v in XSUM_DOT_TERM]
+    for vi in vecs:
+        for vj in vecs:
+            want = round_units(reps * (units(float(vi[0])) * units(float(vj[0])) + units(float(vi[1])) * units(float(vj[1]))), -2148)
+            check(bufsum.fdot(np.tile(vi, reps), np.tile(vj, reps)), want, (vi, vj))
+            check(bufsum.fdot(np.tile(vi, reps).astype(np.float32), np.tile(vj, reps)), want, (vi, vj, "float32"))
+
+
+DOT_PAIRS = {
+    "full-mantissa squares": (2 - U52, 2 - U52),
+    "subnormal squares": (TINY, TINY),
+    "near-max halves squared": ((2 - U52) * p2(511), (2 - U52) * p2(511)),
+    "max times one": (MAX, 1.0),
+    "tiny times huge": (MAX_SUBNORMAL, (2 - U52) * p2(1023)),
+}
+
+
+@needs_fdot
+@pytest.mark.parametrize("name", list(DOT_PAIRS))
+def test_fdot_equal_products_at_powers_of_two(path: str, name: str) -> None:
+    """n equal products, n at and around 2^9 .. 2^20 and past 2^21 .. 2^22; also as the
+    tie-breaker of 1 + 2^-53 (the products' sum decides the rounding even when far below
+    2^-1074), and with alternating signs."""
+    x, y = DOT_PAIRS[name]
+    p = units(x) * units(y)
+    sizes = [n for n in SIZES if n <= (1 << 22) + 1]
+    bad = []
+    for n in sizes:
+        xs, ys = np.broadcast_to(x, (n,)), np.full(n, y)
+        got = bufsum.fdot(xs, ys)
+        if not same(got, round_units(n * p, -2148)):
+            bad.append(("plain", n, got))
+        if n < 70_000:
+            tie = bufsum.fdot(np.concatenate([xs, [1.0, p2(-53)]]), np.concatenate([ys, [1.0, 1.0]]))
+            want = round_units(n * p + (units(1.0) + units(p2(-53))) * units(1.0), -2148)
+            if not same(tie, want):
+                bad.append(("tie", n, tie, want))
+            alt = np.where(np.arange(n) % 2 == 0, y, -y)
+            got = bufsum.fdot(xs, alt)
+            if not same(got, round_units((n % 2) * p, -2148)):
+                bad.append(("alternating", n, got))
+    assert not bad, (name, bad[:5], len(bad))
+
+
+@needs_fdot
+def test_fdot_integers_and_mixed_formats(path: str) -> None:
+    n = 2**16 + 1
+    i = np.full(n, 2**63 - 1, dtype=np.int64)
+    j = np.full(n, -(2**63), dtype=">i8")
+    f = np.full(n, 2 - U52, dtype=np.float64)
+    h = np.full(n, 65504.0, dtype=np.float16)
+    for a, b in ((i, i), (i, j), (i, f), (j, h), (h, h), (f.astype(np.float32), i)):
+        want = round_units(n * units(a[0].item()) * units(b[0].item()), -2148)
+        check(bufsum.fdot(a, b), want, (a.dtype, b.dtype))
+
+
+@needs_fdot
+def test_fdot_axis_entries_exact(path: str) -> None:
+    rows = 4097
+    x, _ = adversarial_columns(rows)
+    y = np.empty_like(x)
+    y[:] = np.where(np.arange(rows)[:, None] % 3 == 0, 1.0, -(2.0**-40))
+    wants = [exact_dot(x[:, j].tolist(), y[:, j].tolist()) for j in range(x.shape[1])]
+    got = np.asarray(bufsum.fdot(x, y, axis=0))
+    for j, want in enumerate(wants):
+        check(float(got[j]), want, ("axis 0", j))
+    got = np.asarray(bufsum.fdot(np.ascontiguousarray(x.T), np.ascontiguousarray(y.T), axis=1))
+    for j, want in enumerate(wants):
+        check(float(got[j]), want, ("axis 1", j))
+
+
+@needs_fdot
+def test_add_products_keep_bits_below_2_to_minus_1074() -> None:
+    """Products finer than any double live in the accumulator's exact state: they break a
+    later tie, also after pickling, copying and merging."""
+    acc = bufsum.Accumulator()
+    acc.add_products(np.array([TINY, TINY, TINY]), np.array([TINY, TINY, -TINY]))  # +2^-2148
+    check(acc.value, 0.0)
+    for clone in (pickle.loads(pickle.dumps(acc)), copy.copy(acc), acc):
+        c = copy.copy(clone)
+        c.add(1.0)
+        c.add(p2(-53))
+        check(c.value, 1.0 + p2(-52), "tie broken upward by 2^-2148")
+    other = bufsum.Accumulator()
+    other.add(1.0)
+    other.add(p2(-53))
+    check(other.value, 1.0)
+    other.merge(pickle.loads(pickle.dumps(acc)))
+    check(other.value, 1.0 + p2(-52), "through a merge")
+    assert other.count == 5
+
+
+@needs_fdot
+def test_certified_equals_exact_fdot() -> None:
+    if FORCE_EXACT is None:
+        pytest.skip("bufsum._force_exact() not on this build yet")
+    rng = np.random.default_rng(31)
+    bad = []
+    for n in (0, 1, 7, 255, 256, 257, 2048, 2049, 10_000, 300_001):
+        x, y = rng.standard_normal(n), rng.standard_normal(n)
+        for name, a, b in (
+            ("normal", x, y),
+            ("float32", x.astype(np.float32), y.astype(np.float32)),
+            ("mixed", x.astype(">f4"), y * 1e10),
+            ("strided", np.repeat(x, 2)[::2], y[::-1]),
+            ("cancelling", np.concatenate([x, x]), np.concatenate([y, -y])),
+            ("int", (x * 1000).astype(np.int64), y),
+        ):
+            auto = bufsum.fdot(a, b)
+            with FORCE_EXACT():
+                forced = bufsum.fdot(a, b)
+            want = exact_dot(np.asarray(a, dtype=np.float64).tolist(), np.asarray(b, dtype=np.float64).tolist()) if n < 20_000 else forced
+            if not (same(auto, want) and same(forced, want) and bits(auto) == bits(forced)):
+                bad.append((name, n, auto, forced, want))
+    assert not bad, bad
+
+
+@needs_fdot
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(any_float, any_float), max_size=30))
+def test_hypothesis_fdot(path: str, pairs: list[tuple[float, float]]) -> None:
+    x = [a for a, _ in pairs]
+    y = [b for _, b in pairs]
+    want = exact_dot(x, y)
+    check(bufsum.fdot(np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)), want, "fdot")
+    acc = bufsum.Accumulator()
+    acc.add_products(np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
+    check(acc.value, want, "add_products")
+
+
+# --- hypothesis: random floats against the exact oracle ----------------------------------------
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

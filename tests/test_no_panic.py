@@ -183,6 +183,7 @@ axes = (
 )
 threads = st.none() | st.integers(1, 4) | st.sampled_from([0, -1, 2**63, 2**64, -(2**70), 1.5, "2", True, np.int64(2)])
 keepdims = st.booleans() | st.sampled_from([0, 1, None, "yes"])
+nan_policies = st.sampled_from(["propagate", "omit", "raise", "ignore", None, 0, b"omit"])
 
 
 @st.composite
@@ -237,11 +238,53 @@ def test_reductions_never_panic(data: st.DataObject) -> None:
     call("cumsum", bufsum.cumsum, x)
     call("cumsum", bufsum.cumsum, x, out=kw["out"])
     released(x)
+    policy = data.draw(nan_policies, label="nan_policy")
+    for name in ("sum", "fsum"):
+        call(name, getattr(bufsum, name), x, nan_policy=policy)
+
+
+DOT_FUNCTIONS = [name for name in ("dot", "fdot") if hasattr(bufsum, name)]
+
+
+@pytest.mark.skipif(not DOT_FUNCTIONS, reason="no dot products on this build yet")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_dot_products_never_panic(data: st.DataObject) -> None:
+    x = data.draw(buffers | scalars, label="x")
+    if isinstance(x, np.ndarray) and data.draw(st.booleans(), label="y of x's shape"):
+        code = data.draw(st.sampled_from(NUMPY_CODES), label="y format")
+        y = data.draw(hnp.arrays(np.dtype(code), x.shape), label="y")
+        if data.draw(st.booleans()):
+            y = np.asfortranarray(y).astype(y.dtype.newbyteorder(">")) if y.dtype.itemsize > 1 else y[::-1]
+    else:
+        y = data.draw(buffers | scalars, label="y")
+    kw = {
+        "axis": data.draw(axes, label="axis"),
+        "out": data.draw(outs(x), label="out"),
+        "keepdims": data.draw(keepdims, label="keepdims"),
+        "threads": data.draw(threads, label="threads"),
+        "nan_policy": data.draw(nan_policies, label="nan_policy"),
+    }
+    for ctx in paths():
+        with ctx():
+            for name in DOT_FUNCTIONS:
+                fn = getattr(bufsum, name)
+                call(name, fn, x, y)
+                call(name, fn, x, y, threads=kw["threads"])
+                call(name, fn, x, y, **kw)
+                released(x)
+                released(y)
+    acc = bufsum.Accumulator()
+    if hasattr(acc, "add_products"):
+        call("Accumulator.add_products", acc.add_products, x, y)
+        released(x)
+        read(acc)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.tuples(st.sampled_from(["add", "add-buffer", "merge", "merge-self", "merge-copy", "merge-other",
-                                           "double", "pickle", "read"]), scalars | buffers), max_size=25))  # fmt: skip
+@given(st.lists(st.tuples(st.sampled_from(["add", "add-buffer", "add-products", "merge", "merge-self", "merge-copy",
+                                           "merge-other", "double", "pickle", "read"]), scalars | buffers),
+                max_size=25))  # fmt: skip
 def test_accumulator_never_panics(ops: list[tuple[str, Any]]) -> None:
     acc = bufsum.Accumulator()
     other = bufsum.Accumulator()
@@ -249,6 +292,9 @@ def test_accumulator_never_panics(ops: list[tuple[str, Any]]) -> None:
         if op in ("add", "add-buffer"):
             call("Accumulator.add", acc.add, x)
             call("Accumulator.add", other.add, x)
+            released(x)
+        elif op == "add-products" and hasattr(acc, "add_products"):
+            call("Accumulator.add_products", acc.add_products, x, x)
             released(x)
         elif op == "merge":
             call("Accumulator.merge", acc.merge, other)
