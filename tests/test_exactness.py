@@ -1429,6 +1429,42 @@ def test_certified_equals_exact_on_axis() -> None:
         assert auto.tobytes() == forced.tobytes(), axis
 
 
+def test_complex_parts_each_exact(path: str) -> None:
+    n = 2**14 + 1
+    re = np.concatenate([[1e300], np.full(n, 2 - U52), [-1e300]])
+    im = np.concatenate([[MAX], np.full(n, TINY), [-MAX]])
+    z = re + 1j * im
+    want = complex(round_units(n * units(2 - U52)), round_units(n * units(TINY)))
+    for data in (z, z.astype(">c16"), np.repeat(z, 2)[::2], z[::-1]):
+        got = bufsum.fsum(data)
+        assert type(got) is complex
+        check(got.real, want.real, "real")
+        check(got.imag, want.imag, "imag")
+
+
+def _omit_supported(fn: Any, *args: Any) -> bool:
+    try:
+        fn(*args, nan_policy="omit")
+    except (TypeError, ValueError) as e:
+        if "nan_policy" in str(e):
+            return False
+        raise
+    return True
+
+
+def test_nan_policy_omit_is_exact(path: str) -> None:
+    """nan_policy='omit' (when the build has it): the correctly rounded sum of the other values."""
+    a = np.concatenate([[1e300, NAN], np.full(5000, 2 - U52), [NAN, -1e300, p2(-53)], [NAN] * 3])
+    if not _omit_supported(bufsum.fsum, a):
+        pytest.skip("nan_policy='omit' not on this build yet")
+    kept = a[~np.isnan(a)]
+    check(bufsum.fsum(a, nan_policy="omit"), exact_round(kept.tolist()))
+    if hasattr(bufsum, "fdot"):
+        b = np.where(np.arange(a.size) % 7 == 0, NAN, 1.0)
+        keep = ~(np.isnan(a) | np.isnan(b))
+        check(bufsum.fdot(a, b, nan_policy="omit"), exact_dot(a[keep].tolist(), b[keep].tolist()))
+
+
 # --- fdot and Accumulator.add_products ------------------------------------------------------
 
 needs_fdot = pytest.mark.skipif(not hasattr(bufsum, "fdot"), reason="bufsum.fdot not on this build yet")
