@@ -314,7 +314,7 @@ impl<'c, T: Scalar> Cursor<'c, T> {
             seg: 0,
             pos: 0,
             in_place: None,
-            stage: Box::new(Scratch::new()),
+            stage: Scratch::boxed(),
             stage_start: 0,
             stage_len: 0,
         }
@@ -535,6 +535,146 @@ pub fn compact_pairs<T: Scalar, U: Scalar>(
     }
     if ox.n > 0 {
         f(&ox.buf[..ox.n], &oy.buf[..oy.n]);
+    }
+    Some(total)
+}
+
+/// One column's values as f64, a word at a time, with their presence: the element-type-free
+/// face of a [`Cursor`], so that walks over several columns in lockstep ([`compact_lockstep`])
+/// are not generic over every pair of element types. A value is its nearest f64 plus an exact
+/// remainder (nonzero only for 64-bit integers beyond 2^53).
+pub trait Words {
+    /// Values readable at once (0 at the end).
+    fn available(&mut self) -> usize;
+    /// Takes the next `k <= min(available(), 64)` values into `near` and `rest` and returns
+    /// their presence word.
+    fn take(&mut self, k: usize, near: &mut [f64], rest: &mut [f64]) -> u64;
+    /// Whether remainders can be nonzero (64-bit integers).
+    fn has_rest(&self) -> bool;
+}
+
+struct FloatWords<'c, T>(Cursor<'c, T>);
+struct IntWords<'c, T>(Cursor<'c, T>, bool);
+
+impl<T: crate::scalar::Float> Words for FloatWords<'_, T> {
+    fn available(&mut self) -> usize {
+        self.0.available()
+    }
+    fn take(&mut self, k: usize, near: &mut [f64], rest: &mut [f64]) -> u64 {
+        let (vals, present) = self.0.take(k);
+        for ((n, r), &v) in near.iter_mut().zip(rest.iter_mut()).zip(vals) {
+            *n = v.to_f64();
+            *r = 0.0;
+        }
+        present
+    }
+    fn has_rest(&self) -> bool {
+        false
+    }
+}
+
+impl<T: crate::scalar::Int> Words for IntWords<'_, T> {
+    fn available(&mut self) -> usize {
+        self.0.available()
+    }
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    fn take(&mut self, k: usize, near: &mut [f64], rest: &mut [f64]) -> u64 {
+        let (vals, present) = self.0.take(k);
+        for ((n, r), &v) in near.iter_mut().zip(rest.iter_mut()).zip(vals) {
+            let v = v.to_i128();
+            *n = v as f64;
+            // |v - nearest| <= 2^10 for 64-bit integers: exact.
+            *r = (v - *n as i128) as f64;
+        }
+        present
+    }
+    fn has_rest(&self) -> bool {
+        self.1
+    }
+}
+
+/// The [`Words`] of a real column (NaNs absent too with `omit_nan`); `None` for complex ones
+/// (take their [`Column::complex_parts`]).
+#[must_use]
+pub fn words(col: &Column, omit_nan: bool) -> Option<Box<dyn Words + '_>> {
+    fn float<'c, T: crate::scalar::Float>(c: &'c Column, o: bool) -> Option<Box<dyn Words + 'c>> {
+        Some(Box::new(FloatWords(Cursor::<T>::new(c, o))))
+    }
+    fn int<'c, T: crate::scalar::Int>(c: &'c Column, o: bool) -> Option<Box<dyn Words + 'c>> {
+        let wide = matches!(c.dtype().elem, Elem::I64 | Elem::U64);
+        Some(Box::new(IntWords(Cursor::<T>::new(c, o), wide)))
+    }
+    crate::scalar::by_elem!(col.dtype().elem, int: int, float: float, complex: None, (col, omit_nan))
+}
+
+/// Most columns walked in lockstep (the four real parts of two complex inputs).
+pub const MAX_LOCKSTEP: usize = 4;
+
+/// Walks columns of equal length in lockstep and calls `f` with canonical blocks of the
+/// positions where *every* column is present: for each column its nearest-f64 values and
+/// their exact remainders (all zero unless [`Words::has_rest`]). Every block but the last
+/// holds exactly [`BLOCK`] positions. Returns how many positions were present in all, or
+/// `None` (calling `f` never) when the lengths differ.
+pub fn compact_lockstep(
+    cols: &mut [Box<dyn Words + '_>],
+    len: usize,
+    lens: &[usize],
+    mut f: impl FnMut(&[&[f64]], &[&[f64]]),
+) -> Option<usize> {
+    let m = cols.len();
+    if m == 0 || m > MAX_LOCKSTEP || lens.iter().any(|&l| l != len) {
+        return None;
+    }
+    // Per column: nearest and remainder output blocks, with a word of slack.
+    let mut near = vec![vec![0.0f64; BLOCK + WORD]; m];
+    let mut rest = vec![vec![0.0f64; BLOCK + WORD]; m];
+    let (mut wn, mut wr) = ([[0.0f64; WORD]; MAX_LOCKSTEP], [[0.0f64; WORD]; MAX_LOCKSTEP]);
+    let mut n = 0;
+    let mut total = 0;
+    let emit = |k: usize, near: &[Vec<f64>], rest: &[Vec<f64>], f: &mut dyn FnMut(&[&[f64]], &[&[f64]])| {
+        let ns: SmallVec<[&[f64]; MAX_LOCKSTEP]> = near.iter().map(|v| &v[..k]).collect();
+        let rs: SmallVec<[&[f64]; MAX_LOCKSTEP]> = rest.iter().map(|v| &v[..k]).collect();
+        f(&ns, &rs);
+    };
+    loop {
+        let k = cols
+            .iter_mut()
+            .map(|c| c.available())
+            .min()
+            .unwrap_or(0)
+            .min(WORD);
+        if k == 0 {
+            break;
+        }
+        let mut present = ones(k);
+        for (i, c) in cols.iter_mut().enumerate() {
+            present &= c.take(k, &mut wn[i][..k], &mut wr[i][..k]);
+        }
+        // Branch-free compaction of each column's word (as `Blocks::push_word`).
+        let mut added = 0;
+        for i in 0..m {
+            let (dn, dr) = (&mut near[i][n..n + k], &mut rest[i][n..n + k]);
+            let mut at = 0;
+            for j in 0..k {
+                dn[at] = wn[i][j];
+                dr[at] = wr[i][j];
+                at += ((present >> j) & 1) as usize;
+            }
+            added = at;
+        }
+        n += added;
+        total += added;
+        if n >= BLOCK {
+            emit(BLOCK, &near, &rest, &mut f);
+            for i in 0..m {
+                near[i].copy_within(BLOCK..n, 0);
+                rest[i].copy_within(BLOCK..n, 0);
+            }
+            n -= BLOCK;
+        }
+    }
+    if n > 0 {
+        emit(n, &near, &rest, &mut f);
     }
     Some(total)
 }
