@@ -112,25 +112,22 @@ impl Accumulator {
                 iy.shape()
             )));
         }
-        let (Some(dx), Some(dy)) = (ix.dense(), iy.dense()) else {
-            return Err(PyValueError::new_err(
-                "Accumulator.add_products(): Arrow inputs with nulls or several chunks are not \
-                 supported yet",
-            ));
-        };
-        let (dx, dy) = (dx.strided, dy.strided);
+        let (cx, cy) = (ix.column(), iy.column());
         let bytes = ix.nbytes().saturating_add(iy.nbytes());
         let threads = Threads::Auto.count(bytes);
-        let part = detach_if(py, bytes, || bufsum_core::dot::exact_dot(dx, dy, threads))
-            .ok_or_else(|| {
-                PyTypeError::new_err(
-                    "Accumulator.add_products(): complex buffers are not supported; accepted are \
-                     real float, integer and bool formats",
-                )
-            })?;
+        // Pairs with an Arrow null on either side are absent: neither added nor counted.
+        let (part, pairs) = detach_if(py, bytes, || {
+            bufsum_core::dot::exact_dot_columns(cx, cy, threads, false)
+        })
+        .ok_or_else(|| {
+            PyTypeError::new_err(
+                "Accumulator.add_products(): complex buffers are not supported; accepted are \
+                 real float, integer and bool formats",
+            )
+        })?;
         let mut s = self.lock();
         s.total.merge(&part);
-        s.count += dx.len();
+        s.count += pairs;
         Ok(())
     }
 

@@ -109,3 +109,14 @@ pub fn parse_nan_policy(obj: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<
         _ => Err(bad()),
     }
 }
+
+/// `ddof`: an int `>= 0`; values beyond u64 saturate (the result is then NaN, as for any
+/// `ddof >= n`).
+pub fn ddof(v: i128, func: &str) -> PyResult<u64> {
+    if v < 0 {
+        return Err(PyValueError::new_err(format!(
+            "bufsum.{func}(): ddof must be an int >= 0, got {v}"
+        )));
+    }
+    Ok(u64::try_from(v).unwrap_or(u64::MAX))
+}

@@ -15,6 +15,7 @@ mod running;
 mod view;
 
 use bufsum_core::layout::BLOCK;
+use bufsum_core::moments::Stat;
 use pyo3::prelude::*;
 
 use crate::reduction::Op;
@@ -152,6 +153,92 @@ fn fdot(
     )
 }
 
+/// Arithmetic mean, correctly rounded: the exact sum over the count (complex: each part).
+///
+/// NaN for no elements; `nan_policy='omit'` skips NaNs (and Arrow nulls are always skipped),
+/// not counting them. With `axis`, a memoryview of per-slice means.
+#[pyfunction]
+#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+fn mean(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
+    threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    reduction::call(
+        py,
+        Op::Stat(Stat::Mean),
+        &[data],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
+}
+
+/// Variance, correctly rounded: the exact Σ(x - m)² / (n - ddof) with m the exact mean, rounded
+/// once. Real data only.
+///
+/// NaN when n - ddof <= 0; NaN for any NaN (with 'propagate') or infinity. With `axis`, a
+/// memoryview of per-slice variances.
+#[pyfunction]
+#[pyo3(signature = (data, /, *, ddof=0, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn var(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    ddof: i128,
+    axis: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
+    threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let ddof = args::ddof(ddof, "var")?;
+    reduction::call(
+        py,
+        Op::Stat(Stat::Var(ddof)),
+        &[data],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
+}
+
+/// Standard deviation, correctly rounded: the square root of the exact variance (as `var`
+/// defines it), rounded once. Real data only.
+#[pyfunction(name = "std")]
+#[pyo3(signature = (data, /, *, ddof=0, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn std_(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    ddof: i128,
+    axis: Option<&Bound<'_, PyAny>>,
+    out: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    nan_policy: Option<&Bound<'_, PyAny>>,
+    threads: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let ddof = args::ddof(ddof, "std")?;
+    reduction::call(
+        py,
+        Op::Stat(Stat::Std(ddof)),
+        &[data],
+        axis,
+        out,
+        keepdims,
+        nan_policy,
+        threads,
+    )
+}
+
 /// Running totals of a buffer's elements, written with the GIL released.
 ///
 /// Floats give float64 totals (out[i] = out[i-1] + data[i]), integers and bools int64 totals
@@ -207,6 +294,9 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fsum, m)?)?;
     m.add_function(wrap_pyfunction!(dot, m)?)?;
     m.add_function(wrap_pyfunction!(fdot, m)?)?;
+    m.add_function(wrap_pyfunction!(mean, m)?)?;
+    m.add_function(wrap_pyfunction!(var, m)?)?;
+    m.add_function(wrap_pyfunction!(std_, m)?)?;
     m.add_function(wrap_pyfunction!(cumsum, m)?)?;
     m.add_function(wrap_pyfunction!(_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(_set_force_exact, m)?)?;

@@ -1,13 +1,15 @@
-//! The reductions (`sum`, `fsum`, `dot`, `fdot`): whole-input reductions to a Python number,
-//! and axis reductions to a memoryview (or into `out`). One entry point for one and two inputs.
+//! The reductions (`sum`, `fsum`, `dot`, `fdot`, `mean`, `var`, `std`): whole-input reductions
+//! to a Python number, and axis reductions to a memoryview (or into `out`). One entry point for
+//! one and two inputs, with `nan_policy` applied in one place.
 
 use std::ffi::CStr;
 
 use bufsum_core::axis::{normalize_axes, AxisSplit};
-use bufsum_core::column::Column;
+use bufsum_core::column::{nan_count, Column};
 use bufsum_core::dot;
 use bufsum_core::format::{Elem, Kind};
 use bufsum_core::layout::{Strided, StridedMut};
+use bufsum_core::moments::{self, Stat};
 use bufsum_core::reduce::{self, Total};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -37,6 +39,8 @@ pub enum Op {
     Fsum,
     Dot,
     Fdot,
+    /// `mean`, `var(ddof)`, `std(ddof)`.
+    Stat(Stat),
 }
 
 impl Op {
@@ -46,6 +50,9 @@ impl Op {
             Op::Fsum => "fsum",
             Op::Dot => "dot",
             Op::Fdot => "fdot",
+            Op::Stat(Stat::Mean) => "mean",
+            Op::Stat(Stat::Var(_)) => "var",
+            Op::Stat(Stat::Std(_)) => "std",
         }
     }
 
@@ -62,6 +69,12 @@ impl Op {
             (Op::Fdot, "x") => "bufsum.fdot() argument 'x'",
             (Op::Fdot, "y") => "bufsum.fdot() argument 'y'",
             (Op::Fdot, _) => "bufsum.fdot() argument 'out'",
+            (Op::Stat(Stat::Mean), "data") => "bufsum.mean() argument 'data'",
+            (Op::Stat(Stat::Mean), _) => "bufsum.mean() argument 'out'",
+            (Op::Stat(Stat::Var(_)), "data") => "bufsum.var() argument 'data'",
+            (Op::Stat(Stat::Var(_)), _) => "bufsum.var() argument 'out'",
+            (Op::Stat(Stat::Std(_)), "data") => "bufsum.std() argument 'data'",
+            (Op::Stat(Stat::Std(_)), _) => "bufsum.std() argument 'out'",
         }
     }
 
@@ -70,27 +83,15 @@ impl Op {
         matches!(self, Op::Sum | Op::Dot)
     }
 
-    /// The reduction of whole inputs given as columns: one-input reductions skip absent
-    /// values (Arrow nulls); two-input ones need dense inputs (checked by the caller).
-    fn compute_columns(self, inputs: &[&Column], threads: usize) -> Total {
+    /// The reduction of whole inputs given as columns: absent values (Arrow nulls, and NaNs
+    /// with `omit_nan`) are skipped and not counted.
+    fn compute_columns(self, inputs: &[&Column], threads: usize, omit_nan: bool) -> Total {
         match (self, inputs) {
-            (Op::Sum, [a]) => reduce::sum_column(a, threads, false),
-            (Op::Fsum, [a]) => reduce::fsum_column(a, threads, false),
-            (_, [x, y]) => match (x.as_strided(), y.as_strided()) {
-                (Some(x), Some(y)) => self.compute(&[x.clone(), y.clone()], threads),
-                _ => unreachable!("dense inputs checked by the caller"),
-            },
-            _ => unreachable!("arity checked by the callers"),
-        }
-    }
-
-    /// The reduction of whole inputs (one or two, as the operation takes).
-    fn compute(self, inputs: &[Strided], threads: usize) -> Total {
-        match (self, inputs) {
-            (Op::Sum, [a]) => reduce::sum(a, threads),
-            (Op::Fsum, [a]) => reduce::fsum(a, threads),
-            (Op::Dot, [x, y]) => dot::dot(x, y, threads),
-            (Op::Fdot, [x, y]) => dot::fdot(x, y, threads),
+            (Op::Sum, [a]) => reduce::sum_column(a, threads, omit_nan),
+            (Op::Fsum, [a]) => reduce::fsum_column(a, threads, omit_nan),
+            (Op::Stat(w), [a]) => moments::stat_column(a, w, threads, omit_nan),
+            (Op::Dot, [x, y]) => dot::dot_columns(x, y, threads, omit_nan),
+            (Op::Fdot, [x, y]) => dot::fdot_columns(x, y, threads, omit_nan),
             _ => unreachable!("arity checked by the callers"),
         }
     }
@@ -113,12 +114,7 @@ pub fn call(
     debug_assert!((1..=MAX_INPUTS).contains(&data.len()));
     let threads = Threads::parse(threads)?;
     let policy: NanPolicy = parse_nan_policy(nan_policy, op.name())?;
-    if policy != NanPolicy::Propagate {
-        return Err(PyValueError::new_err(format!(
-            "bufsum.{}(): only nan_policy='propagate' is supported so far",
-            op.name()
-        )));
-    }
+    let omit_nan = policy == NanPolicy::Omit;
     let mut slots = [Slot::new(), Slot::new()];
     let names = ["x", "y"];
     let mut inputs: SmallVec<[Input<'_>; MAX_INPUTS]> = SmallVec::new();
@@ -135,10 +131,14 @@ pub fn call(
                 y.shape()
             )));
         }
-        if x.dense().is_none() || y.dense().is_none() {
-            return Err(PyValueError::new_err(format!(
-                "bufsum.{}(): Arrow inputs with nulls or several chunks are not supported yet",
-                op.name()
+    }
+    if let Op::Stat(Stat::Var(_) | Stat::Std(_)) = op {
+        if let Some(c) = inputs.iter().find(|i| i.dtype().kind() == Kind::Complex) {
+            return Err(PyTypeError::new_err(format!(
+                "bufsum.{}(): complex data is not supported ({}); accepted are real float, \
+                 integer and bool formats",
+                op.name(),
+                c.describe()
             )));
         }
     }
@@ -150,7 +150,18 @@ pub fn call(
         .fold(0, usize::saturating_add);
     let n = threads.count(bytes);
     let columns: SmallVec<[&Column; MAX_INPUTS]> = inputs.iter().map(Input::column).collect();
-    let whole = || op.compute_columns(&columns, n);
+    if policy == NanPolicy::Raise {
+        // Counted before anything is computed or written.
+        let nans: usize = detach_if(py, bytes, || columns.iter().map(|c| nan_count(c)).sum());
+        if nans > 0 {
+            return Err(PyValueError::new_err(format!(
+                "bufsum.{}(): nan_policy='raise' and the data holds {nans} NaN value{}",
+                op.name(),
+                if nans == 1 { "" } else { "s" }
+            )));
+        }
+    }
+    let whole = || op.compute_columns(&columns, n, omit_nan);
     if axes.is_none() && out.is_none() && !keepdims {
         let total = detach_if(py, bytes, whole);
         return total_to_py(py, total);
@@ -209,13 +220,22 @@ pub fn call(
         let totals = match (&splits, &dense) {
             // SAFETY: each split was made from its own input's shape and strides.
             (Some(splits), Some(dense)) => unsafe {
+                let one = |a: &Strided, t: usize| {
+                    op.compute_columns(&[&Column::from_strided(a.clone())], t, omit_nan)
+                };
                 match (&splits[..], &dense[..]) {
                     ([s], [w]) => match op {
+                        _ if omit_nan => s.map_each(w.strided, n, &one),
+                        Op::Sum => s.sum(w.strided, n),
                         Op::Fsum => s.fsum(w.strided, n),
-                        _ => s.sum(w.strided, n),
+                        _ => s.map_each(w.strided, n, &one),
                     },
                     ([sx, sy], [x, y]) => sx.map_pairs(sy, x.strided, y.strided, n, &|a, b, t| {
-                        op.compute(&[a.clone(), b.clone()], t)
+                        let (a, b) = (
+                            Column::from_strided(a.clone()),
+                            Column::from_strided(b.clone()),
+                        );
+                        op.compute_columns(&[&a, &b], t, omit_nan)
                     }),
                     _ => unreachable!("one split per input"),
                 }

@@ -316,14 +316,20 @@ def test_bits_across_random_chunkings_property() -> None:
     check()
 
 
-def test_dot_and_add_products_take_dense_arrow_and_refuse_nulls_for_now() -> None:
+def test_dot_and_add_products_take_arrow_with_nulls_as_absent_pairs() -> None:
     x = pa.array([1.0, 2.0, 3.0])
     y = pl.Series([4, 5, 6])
     assert bufsum.dot(x, y) == 32.0 and bufsum.fdot(x, np.array([4.0, 5.0, 6.0])) == 32.0
     acc = bufsum.Accumulator()
     acc.add_products(x, y)
     assert acc.value == 32.0 and acc.count == 3
-    with pytest.raises(ValueError, match="nulls or several chunks"):
-        bufsum.dot(pa.array([1.0, None, 3.0]), x)
+    # A pair is absent when either element is null: the bits of dot over the present pairs.
+    nulls = pa.chunked_array([[1.0, None], [3.0, 0.5]])
+    z = np.array([2.0, 100.0, 4.0, 8.0])
+    assert f64_bits(bufsum.dot(nulls, z)) == f64_bits(bufsum.dot(np.array([1.0, 3.0, 0.5]), np.array([2.0, 4.0, 8.0])))
+    assert bufsum.fdot(nulls, z) == 18.0
+    acc2 = bufsum.Accumulator()
+    acc2.add_products(nulls, z)
+    assert acc2.value == 18.0 and acc2.count == 3
     with pytest.raises(ValueError, match="same shape"):
         bufsum.fdot(x, pa.array([1.0]))

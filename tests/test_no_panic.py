@@ -255,7 +255,7 @@ def test_dot_products_never_panic(data: st.DataObject) -> None:
         code = data.draw(st.sampled_from(NUMPY_CODES), label="y format")
         y = data.draw(hnp.arrays(np.dtype(code), x.shape), label="y")
         if data.draw(st.booleans()):
-            y = np.asfortranarray(y).astype(y.dtype.newbyteorder(">")) if y.dtype.itemsize > 1 else y[::-1]
+            y = np.asfortranarray(y).astype(y.dtype.newbyteorder(">")) if y.dtype.itemsize > 1 or y.ndim == 0 else y[::-1]
     else:
         y = data.draw(buffers | scalars, label="y")
     kw = {

@@ -169,6 +169,20 @@ impl AxisSplit {
         })
     }
 
+    /// `f(sub-array, threads)` for every output entry, in C order of the kept axes.
+    ///
+    /// # Safety
+    /// `base` must be the `Strided` of the full layout this split was made from.
+    pub unsafe fn map_each<R: Send>(
+        &self,
+        base: &Strided,
+        threads: usize,
+        f: &(impl Fn(&Strided, usize) -> R + Sync),
+    ) -> Vec<R> {
+        // SAFETY: the caller's promise, forwarded.
+        unsafe { self.map(base, threads, f) }
+    }
+
     /// `f(sub-array)` for every output entry, in C order of the kept axes. With more entries
     /// than threads the entries are spread over the threads and `f` gets `1`; otherwise the
     /// entries run in turn and `f` gets all the threads.

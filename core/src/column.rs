@@ -539,6 +539,31 @@ pub fn compact_pairs<T: Scalar, U: Scalar>(
     Some(total)
 }
 
+/// How many present (non-null) values of `col` are NaN (a complex element counts once when
+/// either part is NaN); 0 for integer columns.
+#[must_use]
+pub fn nan_count(col: &Column) -> usize {
+    fn float<T: crate::scalar::Float>(c: &Column) -> usize {
+        c.len() - c.null_count() - compact::<T>(c, true, |_| {})
+    }
+    #[allow(clippy::extra_unused_type_parameters)] // one signature for `by_elem!`
+    fn int<T: crate::scalar::Int>(_: &Column) -> usize {
+        0
+    }
+    let complex = || {
+        let Some((re, im)) = col.complex_parts() else {
+            return 0;
+        };
+        let (Some(a), Some(b)) = (words(&re, true), words(&im, true)) else {
+            return 0;
+        };
+        let kept =
+            compact_lockstep(&mut [a, b], re.len(), &[re.len(), im.len()], |_, _| {}).unwrap_or(0);
+        col.len() - col.null_count() - kept
+    };
+    crate::scalar::by_elem!(col.dtype().elem, int: int, float: float, complex: complex(), (col))
+}
+
 /// One column's values as f64, a word at a time, with their presence: the element-type-free
 /// face of a [`Cursor`], so that walks over several columns in lockstep ([`compact_lockstep`])
 /// are not generic over every pair of element types. A value is its nearest f64 plus an exact
@@ -607,6 +632,9 @@ pub fn words(col: &Column, omit_nan: bool) -> Option<Box<dyn Words + '_>> {
     crate::scalar::by_elem!(col.dtype().elem, int: int, float: float, complex: None, (col, omit_nan))
 }
 
+/// What [`compact_lockstep`] calls with each block: per column, nearest values and remainders.
+pub type LockstepFn<'a> = dyn FnMut(&[&[f64]], &[&[f64]]) + 'a;
+
 /// Most columns walked in lockstep (the four real parts of two complex inputs).
 pub const MAX_LOCKSTEP: usize = 4;
 
@@ -628,10 +656,13 @@ pub fn compact_lockstep(
     // Per column: nearest and remainder output blocks, with a word of slack.
     let mut near = vec![vec![0.0f64; BLOCK + WORD]; m];
     let mut rest = vec![vec![0.0f64; BLOCK + WORD]; m];
-    let (mut wn, mut wr) = ([[0.0f64; WORD]; MAX_LOCKSTEP], [[0.0f64; WORD]; MAX_LOCKSTEP]);
+    let (mut wn, mut wr) = (
+        [[0.0f64; WORD]; MAX_LOCKSTEP],
+        [[0.0f64; WORD]; MAX_LOCKSTEP],
+    );
     let mut n = 0;
     let mut total = 0;
-    let emit = |k: usize, near: &[Vec<f64>], rest: &[Vec<f64>], f: &mut dyn FnMut(&[&[f64]], &[&[f64]])| {
+    let emit = |k: usize, near: &[Vec<f64>], rest: &[Vec<f64>], f: &mut LockstepFn<'_>| {
         let ns: SmallVec<[&[f64]; MAX_LOCKSTEP]> = near.iter().map(|v| &v[..k]).collect();
         let rs: SmallVec<[&[f64]; MAX_LOCKSTEP]> = rest.iter().map(|v| &v[..k]).collect();
         f(&ns, &rs);

@@ -1,20 +1,27 @@
 //! `dot` and `fdot`: `Σ x[i]·y[i]` over two inputs of the same length, each with its own element
-//! type, byte order and layout.
+//! type, byte order and layout (and, as columns, its own chunks and nulls).
 //!
 //! - `dot` of floats follows `sum`'s canonical order over the rounded products `fl(x·y)` (no
 //!   fused multiply-add), so its bits depend on the values alone; integers give the exact
 //!   integer.
 //! - `fdot` is the correctly rounded exact value, by the pattern `fsum` uses: every product is
-//!   split error-free into `p + e` (a fused multiply-add), both streams go through `fsum`'s
-//!   certified compensated lanes, and only when the certificate refuses does the exact
-//!   accumulator run (fed the same split products; the rare products whose split is not exact —
-//!   overflowing, underflowing, non-finite — are added exactly one by one).
+//!   split error-free into `p + e` (a fused multiply-add), both go through `fsum`'s certified
+//!   compensated lanes, and only when the certificate refuses does the exact accumulator run
+//!   (fed the same split products; the rare products whose split is not exact — overflowing,
+//!   underflowing, non-finite — are added exactly one by one).
 //!
-//! A real value is a signed sum of *terms* `x·y` (complex parts need two; a 64-bit integer,
-//! not exact in an f64, is split into two exact f64 parts, its high and low 32 bits), so every
-//! real and complex combination is one loop over terms.
+//! A value is a signed sum of *terms* over up to four real *sources* (the inputs, or their
+//! real and imaginary parts): a complex part needs two terms. Each source comes block by block
+//! as its nearest f64 values plus exact remainders (nonzero only for 64-bit integers beyond
+//! 2^53), read in place or gathered for dense inputs, or compacted in lockstep
+//! ([`compact_lockstep`]) when nulls, several chunks or `omit_nan` make positions absent: a
+//! position is absent when any source is absent there. So every real, complex, integer,
+//! chunked and null-holding combination is one loop over terms.
+
+use smallvec::SmallVec;
 
 use crate::certified::{lanes_add_products, Lanes, Partial};
+use crate::column::{compact_lockstep, words, Column, MAX_LOCKSTEP};
 use crate::exact::{Adder, ExactSum};
 use crate::float::{block_dot, Pairwise};
 use crate::format::{Dtype, Elem, Kind};
@@ -23,104 +30,125 @@ use crate::parallel::tree_reduce;
 use crate::reader::{f64_blocks, f64_low_blocks, Blocks, Ints};
 use crate::reduce::{certify_allowed, Total, CERTIFY_MIN_LEN};
 
-/// One signed product stream of a real value: `±Σ x[i]·y[i]`.
-#[derive(Clone, Copy)]
-struct Term<'a> {
-    x: &'a Strided,
-    y: &'a Strided,
+/// What a visit calls with each block: per source, nearest values, remainders, and whether
+/// the remainders can be nonzero.
+type VisitFn<'a> = dyn FnMut(&[&[f64]], &[&[f64]], &[bool]) + 'a;
+
+/// What a term's product blocks go to: `(x, y, negate)`.
+type ProductFn<'a> = dyn FnMut(&[f64], &[f64], bool) + 'a;
+
+/// A signed product term `±Σ s_i·s_j` over sources `i` and `j`.
+#[derive(Clone, Copy, Debug)]
+struct Term {
+    i: usize,
+    j: usize,
     negate: bool,
 }
 
-/// The real and imaginary terms of `Σ x·y` (no conjugation).
-fn terms<'a>(
-    x: &'a Strided,
-    y: &'a Strided,
-    xp: &'a Option<(Strided, Strided)>,
-    yp: &'a Option<(Strided, Strided)>,
-) -> (Vec<Term<'a>>, Option<Vec<Term<'a>>>) {
-    let t = |x, y, negate| Term { x, y, negate };
-    match (xp, yp) {
-        (None, None) => (vec![t(x, y, false)], None),
-        (Some((xr, xi)), None) => (vec![t(xr, y, false)], Some(vec![t(xi, y, false)])),
-        (None, Some((yr, yi))) => (vec![t(x, yr, false)], Some(vec![t(x, yi, false)])),
-        (Some((xr, xi)), Some((yr, yi))) => (
-            vec![t(xr, yr, false), t(xi, yi, true)],
-            Some(vec![t(xr, yi, false), t(xi, yr, false)]),
-        ),
-    }
+/// The sources and the real (and imaginary) terms of `Σ x·y`, no conjugation.
+struct Plan {
+    sources: SmallVec<[Column; MAX_LOCKSTEP]>,
+    re: SmallVec<[Term; 2]>,
+    im: Option<SmallVec<[Term; 2]>>,
+    omit_nan: bool,
 }
 
-/// `dot`: exact integer for two integer inputs, else the canonical float order (per complex
-/// part: the canonical dots of its terms, added in term order).
-#[must_use]
-pub fn dot(x: &Strided, y: &Strided, threads: usize) -> Total {
-    debug_assert_eq!(x.len(), y.len());
-    if x.dtype().kind() == Kind::Int && y.dtype().kind() == Kind::Int {
-        let exact = exact_terms(
-            &[Term {
-                x,
-                y,
-                negate: false,
-            }],
-            threads,
-        );
-        return Total::BigInt(exact.to_bigint() >> ExactSum::UNIT_BITS);
-    }
-    let (xp, yp) = (x.complex_parts(), y.complex_parts());
-    let (re, im) = terms(x, y, &xp, &yp);
-    let part = |ts: &[Term]| {
-        ts.iter().fold(0.0, |acc, t| {
-            let v = canonical_dot(t.x, t.y, threads);
-            if t.negate {
-                acc - v
-            } else {
-                acc + v
+impl Plan {
+    fn new(x: &Column, y: &Column, omit_nan: bool) -> Plan {
+        let t = |i, j, negate| Term { i, j, negate };
+        let mut sources = SmallVec::new();
+        let (re, im) = match (x.complex_parts(), y.complex_parts()) {
+            (None, None) => {
+                sources.extend([x.clone(), y.clone()]);
+                (smallvec_of([t(0, 1, false)]), None)
             }
-        })
-    };
-    match im {
-        None => Total::Float(part(&re)),
-        Some(im) => Total::Complex(part(&re), part(&im)),
+            (Some((xr, xi)), None) => {
+                sources.extend([xr, xi, y.clone()]);
+                (
+                    smallvec_of([t(0, 2, false)]),
+                    Some(smallvec_of([t(1, 2, false)])),
+                )
+            }
+            (None, Some((yr, yi))) => {
+                sources.extend([x.clone(), yr, yi]);
+                (
+                    smallvec_of([t(0, 1, false)]),
+                    Some(smallvec_of([t(0, 2, false)])),
+                )
+            }
+            (Some((xr, xi)), Some((yr, yi))) => {
+                sources.extend([xr, xi, yr, yi]);
+                (
+                    smallvec_of([t(0, 2, false), t(1, 3, true)]),
+                    Some(smallvec_of([t(0, 3, false), t(1, 2, false)])),
+                )
+            }
+        };
+        Plan {
+            sources,
+            re,
+            im,
+            omit_nan,
+        }
+    }
+
+    /// The sources as strided views when no position can be absent.
+    fn dense(&self) -> Option<SmallVec<[&Strided; MAX_LOCKSTEP]>> {
+        let nan_free = |c: &Column| !self.omit_nan || c.dtype().kind() == Kind::Int;
+        self.sources
+            .iter()
+            .map(|c| c.as_strided().filter(|_| nan_free(c)))
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        self.sources.first().map_or(0, Column::len)
+    }
+
+    /// Calls `f(near, rest, has_rest)` for each block of present positions: per source, its
+    /// values and remainders. Dense plans run blocks `lo..hi` (threads split them); others are
+    /// compacted in one sequential walk (called with the whole range). Returns the number of
+    /// positions visited.
+    fn visit(&self, lo: usize, hi: usize, f: &mut VisitFn<'_>) -> usize {
+        if let Some(dense) = self.dense() {
+            return visit_dense(&dense, lo, hi, f);
+        }
+        if lo > 0 {
+            return 0; // the compacting walk is one leaf
+        }
+        let mut ws: SmallVec<[_; MAX_LOCKSTEP]> = SmallVec::new();
+        for c in &self.sources {
+            match words(c, self.omit_nan) {
+                Some(w) => ws.push(w),
+                None => return 0,
+            }
+        }
+        let has: SmallVec<[bool; MAX_LOCKSTEP]> = ws.iter().map(|w| w.has_rest()).collect();
+        let lens: SmallVec<[usize; MAX_LOCKSTEP]> = self.sources.iter().map(Column::len).collect();
+        compact_lockstep(&mut ws, self.len(), &lens, |near, rest| f(near, rest, &has)).unwrap_or(0)
+    }
+
+    /// Blocks the visit may be split into (one for a compacting walk).
+    fn blocks(&self) -> usize {
+        if self.dense().is_some() {
+            block_count(self.len())
+        } else {
+            1
+        }
+    }
+
+    /// Threads for a visit (a compacting walk is sequential).
+    fn threads(&self, threads: usize) -> usize {
+        if self.dense().is_some() {
+            threads
+        } else {
+            1
+        }
     }
 }
 
-/// `fdot`: the correctly rounded exact value (per complex part).
-#[must_use]
-pub fn fdot(x: &Strided, y: &Strided, threads: usize) -> Total {
-    debug_assert_eq!(x.len(), y.len());
-    let (xp, yp) = (x.complex_parts(), y.complex_parts());
-    let (re, im) = terms(x, y, &xp, &yp);
-    match im {
-        None => Total::Float(correctly_rounded(&re, threads)),
-        Some(im) => Total::Complex(
-            correctly_rounded(&re, threads),
-            correctly_rounded(&im, threads),
-        ),
-    }
-}
-
-/// The exact `Σ x[i]·y[i]` of two real inputs (for accumulators); `None` if either is complex.
-#[must_use]
-pub fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
-    if x.dtype().kind() == Kind::Complex || y.dtype().kind() == Kind::Complex {
-        return None;
-    }
-    Some(exact_terms(
-        &[Term {
-            x,
-            y,
-            negate: false,
-        }],
-        threads,
-    ))
-}
-
-/// One real input's blocks as exact f64 parts (two for 64-bit integers).
-fn parts(a: &Strided) -> Vec<Box<dyn Blocks<f64> + '_>> {
-    let mut v = Vec::with_capacity(2);
-    v.extend(f64_blocks(a, Ints::Split));
-    v.extend(f64_low_blocks(a));
-    v
+fn smallvec_of<const N: usize>(ts: [Term; N]) -> SmallVec<[Term; 2]> {
+    ts.into_iter().collect()
 }
 
 /// The input as a native f64 slice when it can be read in place.
@@ -132,40 +160,67 @@ fn native_f64(a: &Strided) -> Option<&[f64]> {
     }
 }
 
-/// Calls `f(x, y, negate)` for every exact product block pair of the terms over blocks
-/// `lo..hi` (a term with split integers gives up to four pairs per block).
-fn for_each_product_block(
-    terms: &[Term],
-    lo: usize,
-    hi: usize,
-    mut f: impl FnMut(&[f64], &[f64], bool),
+fn visit_dense(srcs: &[&Strided], lo: usize, hi: usize, f: &mut VisitFn<'_>) -> usize {
+    let len = srcs.first().map_or(0, |s| s.len());
+    // Readers only for the sources that cannot be read in place.
+    let mut near: SmallVec<[Option<Box<dyn Blocks<f64> + '_>>; MAX_LOCKSTEP]> = srcs
+        .iter()
+        .map(|s| {
+            if native_f64(s).is_some() {
+                None
+            } else {
+                f64_blocks(s, Ints::Split)
+            }
+        })
+        .collect();
+    let mut rest: SmallVec<[Option<Box<dyn Blocks<f64> + '_>>; MAX_LOCKSTEP]> =
+        srcs.iter().map(|s| f64_low_blocks(s)).collect();
+    let has: SmallVec<[bool; MAX_LOCKSTEP]> = rest.iter().map(Option::is_some).collect();
+    let mut visited = 0;
+    for blk in lo..hi {
+        let r = blk * BLOCK..(blk * BLOCK + BLOCK).min(len);
+        let k = r.len();
+        let mut ns: SmallVec<[&[f64]; MAX_LOCKSTEP]> = SmallVec::new();
+        for (s, reader) in srcs.iter().zip(near.iter_mut()) {
+            match reader {
+                Some(rd) => ns.push(rd.block(blk)),
+                None => ns.push(&native_f64(s).unwrap_or(&[])[r.clone()]),
+            }
+        }
+        let mut rs: SmallVec<[&[f64]; MAX_LOCKSTEP]> = SmallVec::new();
+        for reader in &mut rest {
+            match reader {
+                Some(rd) => rs.push(rd.block(blk)),
+                // Read only where `has` says so.
+                None => rs.push(&[]),
+            }
+        }
+        f(&ns, &rs, &has);
+        visited += k;
+    }
+    visited
+}
+
+/// Calls `f(x, y, negate)` for every exact product block pair of a term: nearest values, and
+/// the remainders of 64-bit integers (whose partner then has infinities and NaN zeroed: the
+/// nearest part, nonzero and of the integer's sign, already carries those products).
+fn term_products(
+    t: Term,
+    near: &[&[f64]],
+    rest: &[&[f64]],
+    has: &[bool],
+    finite: &mut Scratch<f64>,
+    f: &mut ProductFn<'_>,
 ) {
-    for t in terms {
-        if let (Some(xs), Some(ys)) = (native_f64(t.x), native_f64(t.y)) {
-            for blk in lo..hi {
-                let r = blk * BLOCK..(blk * BLOCK + BLOCK).min(xs.len());
-                f(&xs[r.clone()], &ys[r], t.negate);
-            }
-            continue;
-        }
-        let mut xs = parts(t.x);
-        let mut ys = parts(t.y);
-        let mut finite = Scratch::boxed();
-        for blk in lo..hi {
-            for (i, xr) in xs.iter_mut().enumerate() {
-                let xb = xr.block(blk);
-                for (j, yr) in ys.iter_mut().enumerate() {
-                    let yb = yr.block(blk);
-                    // A remainder part times an infinity or NaN must add nothing: the rounded
-                    // part (nonzero, of the integer's sign) already carries that product.
-                    match (i, j) {
-                        (0, 0) => f(xb, yb, t.negate),
-                        (_, 0) => f(xb, finite_or_zero(yb, &mut finite), t.negate),
-                        _ => f(finite_or_zero(xb, &mut finite), yb, t.negate),
-                    }
-                }
-            }
-        }
+    f(near[t.i], near[t.j], t.negate);
+    if has[t.j] {
+        f(finite_or_zero(near[t.i], finite), rest[t.j], t.negate);
+    }
+    if has[t.i] {
+        f(rest[t.i], finite_or_zero(near[t.j], finite), t.negate);
+    }
+    if has[t.i] && has[t.j] {
+        f(rest[t.i], rest[t.j], t.negate);
     }
 }
 
@@ -177,29 +232,140 @@ fn finite_or_zero<'a>(xs: &'a [f64], scratch: &'a mut Scratch<f64>) -> &'a [f64]
     scratch.fill(xs.iter().map(|&x| if x.is_finite() { x } else { 0.0 }))
 }
 
-fn correctly_rounded(terms: &[Term], threads: usize) -> f64 {
-    let n = terms.first().map_or(0, |t| t.x.len());
-    if n >= CERTIFY_MIN_LEN && certify_allowed() {
-        if let Some(v) = certified_terms(terms, threads).certify() {
+/// `dot` of two inputs of equal length (dense strided views).
+#[must_use]
+pub fn dot(x: &Strided, y: &Strided, threads: usize) -> Total {
+    dot_columns(
+        &Column::from_strided(x.clone()),
+        &Column::from_strided(y.clone()),
+        threads,
+        false,
+    )
+}
+
+/// `fdot` of two inputs of equal length (dense strided views).
+#[must_use]
+pub fn fdot(x: &Strided, y: &Strided, threads: usize) -> Total {
+    fdot_columns(
+        &Column::from_strided(x.clone()),
+        &Column::from_strided(y.clone()),
+        threads,
+        false,
+    )
+}
+
+/// The exact `Σ x[i]·y[i]` of two real dense inputs (for accumulators); `None` if either is
+/// complex.
+#[must_use]
+pub fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
+    exact_dot_columns(
+        &Column::from_strided(x.clone()),
+        &Column::from_strided(y.clone()),
+        threads,
+        false,
+    )
+    .map(|(e, _)| e)
+}
+
+/// `dot` over the present pairs of two columns of equal length (a pair is absent when either
+/// element is null, or NaN with `omit_nan`): the exact integer for two integer columns, else
+/// the canonical float order (per complex part: the canonical dots of its terms, added in term
+/// order) — the bits `dot` gives on the present pairs gathered into two contiguous arrays.
+#[must_use]
+pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+    debug_assert_eq!(x.len(), y.len());
+    let plan = Plan::new(x, y, omit_nan);
+    if x.dtype().kind() == Kind::Int && y.dtype().kind() == Kind::Int {
+        let exact = exact_terms(&plan, &plan.re, threads).0;
+        return Total::BigInt(exact.to_bigint() >> ExactSum::UNIT_BITS);
+    }
+    let value = |terms: &[Term]| {
+        let trees = tree_reduce(
+            plan.blocks(),
+            plan.threads(threads),
+            &|lo, hi| {
+                let mut trees: SmallVec<[Pairwise; 2]> =
+                    terms.iter().map(|_| Pairwise::default()).collect();
+                plan.visit(lo, hi, &mut |near, _, _| {
+                    for (tree, t) in trees.iter_mut().zip(terms) {
+                        tree.push(block_dot(near[t.i], near[t.j]));
+                    }
+                });
+                trees
+                    .iter()
+                    .map(|t| t.finish().unwrap_or(0.0))
+                    .collect::<SmallVec<[f64; 2]>>()
+            },
+            &|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
+        trees
+            .iter()
+            .zip(terms)
+            .fold(0.0, |acc, (&v, t)| if t.negate { acc - v } else { acc + v })
+    };
+    match &plan.im {
+        None => Total::Float(value(&plan.re)),
+        Some(im) => Total::Complex(value(&plan.re), value(im)),
+    }
+}
+
+/// `fdot` over the present pairs of two columns: the correctly rounded exact value (per
+/// complex part).
+#[must_use]
+pub fn fdot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+    debug_assert_eq!(x.len(), y.len());
+    let plan = Plan::new(x, y, omit_nan);
+    match &plan.im {
+        None => Total::Float(correctly_rounded(&plan, &plan.re, threads)),
+        Some(im) => Total::Complex(
+            correctly_rounded(&plan, &plan.re, threads),
+            correctly_rounded(&plan, im, threads),
+        ),
+    }
+}
+
+/// The exact `Σ x[i]·y[i]` over the present pairs of two real columns and their count; `None`
+/// if either is complex.
+#[must_use]
+pub fn exact_dot_columns(
+    x: &Column,
+    y: &Column,
+    threads: usize,
+    omit_nan: bool,
+) -> Option<(ExactSum, usize)> {
+    if x.dtype().kind() == Kind::Complex || y.dtype().kind() == Kind::Complex {
+        return None;
+    }
+    let plan = Plan::new(x, y, omit_nan);
+    Some(exact_terms(&plan, &plan.re, threads))
+}
+
+fn correctly_rounded(plan: &Plan, terms: &[Term], threads: usize) -> f64 {
+    if plan.len() >= CERTIFY_MIN_LEN && certify_allowed() {
+        if let Some(v) = certified_terms(plan, terms, threads).certify() {
             return v;
         }
     }
-    exact_terms(terms, threads).round()
+    exact_terms(plan, terms, threads).0.round()
 }
 
 /// The certified pass: every product through `fsum`'s compensated lanes, split error-free
 /// (negated terms in lanes of their own, negated when closed).
-fn certified_terms(terms: &[Term], threads: usize) -> Partial {
-    let n = terms.first().map_or(0, |t| t.x.len());
+fn certified_terms(plan: &Plan, terms: &[Term], threads: usize) -> Partial {
     tree_reduce(
-        block_count(n),
-        threads,
+        plan.blocks(),
+        plan.threads(threads),
         &|lo, hi| {
             let (mut plus, mut minus) = (Lanes::default(), Lanes::default());
+            let mut finite = Scratch::boxed();
             let mut pairs = 0usize;
-            for_each_product_block(terms, lo, hi, |x, y, negate| {
-                lanes_add_products(if negate { &mut minus } else { &mut plus }, x, y);
-                pairs += x.len().min(y.len());
+            plan.visit(lo, hi, &mut |near, rest, has| {
+                for &t in terms {
+                    term_products(t, near, rest, has, &mut finite, &mut |x, y, negate| {
+                        lanes_add_products(if negate { &mut minus } else { &mut plus }, x, y);
+                        pairs += x.len().min(y.len());
+                    });
+                }
             });
             let mut partial = Partial::from_product_lanes(&plus);
             let mut neg = Partial::from_product_lanes(&minus);
@@ -217,59 +383,29 @@ fn certified_terms(terms: &[Term], threads: usize) -> Partial {
     )
 }
 
-/// The exact value of the terms.
-fn exact_terms(terms: &[Term], threads: usize) -> ExactSum {
-    let n = terms.first().map_or(0, |t| t.x.len());
+/// The exact value of the terms, and the number of positions visited.
+fn exact_terms(plan: &Plan, terms: &[Term], threads: usize) -> (ExactSum, usize) {
     tree_reduce(
-        block_count(n),
-        threads,
+        plan.blocks(),
+        plan.threads(threads),
         &|lo, hi| {
             let mut total = ExactSum::new();
             let mut adder = Adder::new();
-            for_each_product_block(terms, lo, hi, |x, y, negate| {
-                adder.add_products(x, y, negate, &mut total);
+            let mut finite = Scratch::boxed();
+            let n = plan.visit(lo, hi, &mut |near, rest, has| {
+                for &t in terms {
+                    term_products(t, near, rest, has, &mut finite, &mut |x, y, negate| {
+                        adder.add_products(x, y, negate, &mut total);
+                    });
+                }
             });
             adder.finish(&mut total);
-            total
+            (total, n)
         },
-        &|mut a, b| {
+        &|(mut a, n), (b, m)| {
             a.merge(&b);
-            a
+            (a, n + m)
         },
-    )
-}
-
-/// The canonical float dot of two real inputs (integers rounded to f64).
-fn canonical_dot(x: &Strided, y: &Strided, threads: usize) -> f64 {
-    if x.is_empty() {
-        return 0.0;
-    }
-    tree_reduce(
-        block_count(x.len()),
-        threads,
-        &|lo, hi| {
-            let mut tree = Pairwise::default();
-            match native_f64(x).zip(native_f64(y)) {
-                Some((xs, ys)) => {
-                    for blk in lo..hi {
-                        let r = blk * BLOCK..(blk * BLOCK + BLOCK).min(xs.len());
-                        tree.push(block_dot(&xs[r.clone()], &ys[r]));
-                    }
-                }
-                _ => {
-                    let (Some(mut xr), Some(mut yr)) =
-                        (f64_blocks(x, Ints::Rounded), f64_blocks(y, Ints::Rounded))
-                    else {
-                        return 0.0;
-                    };
-                    for blk in lo..hi {
-                        tree.push(block_dot(xr.block(blk), yr.block(blk)));
-                    }
-                }
-            }
-            tree.finish().unwrap_or(0.0)
-        },
-        &|a, b| a + b,
     )
 }
 
@@ -448,6 +584,57 @@ mod tests {
             panic!()
         };
         assert_eq!(got, BigInt::from(want));
+    }
+
+    #[test]
+    fn absent_pairs_are_compacted_out() {
+        use crate::column::{Bitmap, Segment, Values};
+        let mut r = lcg(21);
+        let n = 3 * BLOCK + 500;
+        let x: Vec<f64> = (0..n).map(|_| (r() >> 11) as f64 / 9e15 - 0.5).collect();
+        let mut y: Vec<i64> = (0..n).map(|_| (r() >> 3) as i64).collect();
+        y[17] = 0;
+        let mut xn = x.clone();
+        xn[100] = f64::NAN;
+        // x in two chunks, the second with nulls at every 7th position.
+        let cut = 1000;
+        let mut bits = vec![0u8; (n - cut).div_ceil(8)];
+        for i in 0..n - cut {
+            if i % 7 != 3 {
+                bits[i / 8] |= 1 << (i % 8);
+            }
+        }
+        let segs = [
+            Segment::dense(view(&xn[..cut], Elem::F64)),
+            Segment {
+                values: Values::Strided(view(&xn[cut..], Elem::F64)),
+                // SAFETY: `bits` covers the chunk.
+                validity: Some(unsafe { Bitmap::new(bits.as_ptr(), 0) }),
+            },
+        ];
+        let xc = Column::new(Dtype::native(Elem::F64), segs).unwrap();
+        let yc = Column::from_strided(view(&y, Elem::I64));
+        let keep: Vec<usize> = (0..n)
+            .filter(|&i| i != 100 && (i < cut || (i - cut) % 7 != 3))
+            .collect();
+        let gx: Vec<f64> = keep.iter().map(|&i| x[i]).collect();
+        let gy: Vec<i64> = keep.iter().map(|&i| y[i]).collect();
+        let (vx, vy) = (view(&gx, Elem::F64), view(&gy, Elem::I64));
+        for threads in [1, 3] {
+            assert_eq!(dot_columns(&xc, &yc, threads, true), dot(&vx, &vy, threads));
+            assert_eq!(
+                fdot_columns(&xc, &yc, threads, true),
+                fdot(&vx, &vy, threads)
+            );
+            let (e, count) = exact_dot_columns(&xc, &yc, threads, true).unwrap();
+            assert_eq!(count, keep.len());
+            assert_eq!(e.to_bigint(), exact_dot(&vx, &vy, 1).unwrap().to_bigint());
+        }
+        // Without omit_nan the NaN propagates.
+        let Total::Float(v) = fdot_columns(&xc, &yc, 1, false) else {
+            panic!()
+        };
+        assert!(v.is_nan());
     }
 
     #[test]

@@ -18,12 +18,14 @@
 use num_bigint::{BigInt, BigUint};
 
 use crate::certified::{half_gap, shifted_add, Partial, Shifted};
+use crate::column::{compact, compact_lockstep, words, Column};
 use crate::exact::round::{round_ratio, round_sqrt_ratio};
 use crate::exact::{Adder, ExactSum};
+use crate::format::Kind;
 use crate::kernels::int_block_sum;
 use crate::layout::{block_count, Strided};
 use crate::parallel::tree_reduce;
-use crate::reduce::{certify_allowed, f64_blocks, Total, CERTIFY_MIN_LEN};
+use crate::reduce::{certify_allowed, compacted_f64, f64_blocks, Total, CERTIFY_MIN_LEN};
 use crate::scalar::{by_elem, Float, Int};
 
 /// Which statistic.
@@ -44,6 +46,81 @@ pub fn stat(a: &Strided, which: Stat, threads: usize) -> Total {
         return Total::Complex(real(&re, which, threads), real(&im, which, threads));
     }
     Total::Float(real(a, which, threads))
+}
+
+/// The statistic of the present values of a column (nulls dropped; NaNs too with `omit_nan`).
+/// Dense columns take [`stat`]'s threaded paths; others are compacted and walked in order.
+#[must_use]
+pub fn stat_column(c: &Column, which: Stat, threads: usize, omit_nan: bool) -> Total {
+    match c.as_strided() {
+        Some(s) if !omit_nan || c.dtype().kind() == Kind::Int => stat(s, which, threads),
+        _ => match c.complex_parts() {
+            Some((re, im)) => {
+                // An element is absent when either part is: the parts are compacted together.
+                let part = |p: usize| {
+                    stat_of_blocks(which, c.len(), &|f| {
+                        let (Some(a), Some(b)) = (words(&re, omit_nan), words(&im, omit_nan))
+                        else {
+                            return;
+                        };
+                        let mut ws = [a, b];
+                        compact_lockstep(&mut ws, re.len(), &[re.len(), im.len()], |near, _| {
+                            f(near[p]);
+                        });
+                    })
+                };
+                Total::Complex(part(0), part(1))
+            }
+            None => Total::Float(
+                by_elem!(c.dtype().elem, int: int_stat_compacted, float: float_stat_compacted, complex: f64::NAN, (c, which, omit_nan)),
+            ),
+        },
+    }
+}
+
+fn int_stat_compacted<T: Int>(c: &Column, which: Stat, omit_nan: bool) -> f64 {
+    let (mut s, mut q) = (0i128, Wide::default());
+    let n = compact::<T>(c, omit_nan, |b| {
+        s += int_block_sum(b);
+        for &x in b {
+            q.add(x.to_i128().unsigned_abs().pow(2));
+        }
+    });
+    exact_ints(n as u64, s, q).finish(which)
+}
+
+fn float_stat_compacted<T: Float>(c: &Column, which: Stat, omit_nan: bool) -> f64 {
+    stat_of_blocks(which, c.len(), &|f| {
+        compacted_f64::<T>(c, omit_nan, f);
+    })
+}
+
+/// A replayable stream of f64 blocks: `walk(f)` calls `f` with each block, the same every time.
+pub type BlockWalk<'a> = dyn Fn(&mut dyn FnMut(&[f64])) + 'a;
+
+/// The statistic of the values a replayable stream of f64 blocks yields (each `walk(f)` calls
+/// `f` with the same blocks in the same order; it runs once, or twice when the certified pass
+/// cannot decide). `len_hint` bounds the count and only picks the strategy.
+pub fn stat_of_blocks(which: Stat, len_hint: usize, walk: &BlockWalk<'_>) -> f64 {
+    if len_hint >= CERTIFY_MIN_LEN && certify_allowed() {
+        let (mut st, mut c, mut n) = (Shifted::default(), None, 0u64);
+        walk(&mut |b| {
+            let c = *c.get_or_insert_with(|| shift(b));
+            shifted_add(&mut st, b, c);
+            n += b.len() as u64;
+        });
+        let (pu, pw) = st.close();
+        if let Some(v) = certify(which, n, c.unwrap_or(0.0), pu, pw) {
+            return v;
+        }
+    }
+    let mut m = Moments::default();
+    let mut adders = [Adder::new(), Adder::new()];
+    walk(&mut |b| m.add_f64s(b, &mut adders));
+    let [x, y] = &mut adders;
+    x.finish(&mut m.sum);
+    y.finish(&mut m.sum_sq);
+    m.finish(which)
 }
 
 fn real(a: &Strided, which: Stat, threads: usize) -> f64 {
@@ -127,13 +204,18 @@ fn int_stat<T: Int>(a: &Strided, which: Stat, threads: usize) -> f64 {
         },
         &|(s1, q1), (s2, q2)| (s1 + s2, q1.plus(q2)),
     );
+    exact_ints(a.len() as u64, s, q).finish(which)
+}
+
+/// The exact state of `n` integers with sum `s` and sum of squares `q`.
+fn exact_ints(n: u64, s: i128, q: Wide) -> Moments {
     let mut m = Moments {
-        count: a.len() as u64,
+        count: n,
         ..Moments::default()
     };
     m.sum.add_i128(s);
     m.sum_sq.add_int(&q.to_bigint());
-    m.finish(which)
+    m
 }
 
 /// A non-negative 256-bit integer `hi·2^128 + lo` (sums of squares of 64-bit integers).

@@ -304,7 +304,11 @@ fn int_exact_compacted<T: Int>(c: &Column, omit_nan: bool) -> Option<(ExactSum, 
 }
 
 /// Calls `f` with the present values of `c` as canonical f64 blocks; returns their count.
-fn compacted_f64<T: Float>(c: &Column, omit_nan: bool, f: &mut dyn FnMut(&[f64])) -> usize {
+pub(crate) fn compacted_f64<T: Float>(
+    c: &Column,
+    omit_nan: bool,
+    f: &mut dyn FnMut(&[f64]),
+) -> usize {
     let mut wide = Scratch::new();
     compact::<T>(c, omit_nan, |b| f(widened(b, &mut wide)))
 }

@@ -4,6 +4,7 @@
   CPU), exact integer sums, complex sums; per-axis with ``axis=``.
 - ``fsum``: the correctly rounded sum, as ``math.fsum`` gives, without its overflow failures.
 - ``dot``/``fdot``: reproducible and correctly rounded dot products of two buffers.
+- ``mean``/``var``/``std``: correctly rounded statistics, ``nan_policy`` as in scipy.stats.
 - ``cumsum``: running totals written GIL-free into a new ``array.array`` or a buffer you pass.
 - ``Accumulator``: an exact, mergeable, picklable running sum for streams and clusters.
 """
@@ -11,9 +12,22 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._bufsum import Accumulator, cumsum, dot, fdot, fsum, sum, _kernel, _restore_accumulator, _set_force_exact
+from ._bufsum import (
+    Accumulator,
+    _kernel,
+    _restore_accumulator,
+    _set_force_exact,
+    cumsum,
+    dot,
+    fdot,
+    fsum,
+    mean,
+    std,
+    sum,
+    var,
+)
 
-__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "sum"]
+__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "mean", "std", "sum", "var"]
 __version__ = "0.1.0"
 
 

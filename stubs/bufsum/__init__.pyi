@@ -10,9 +10,12 @@ from ._bufsum import cumsum as cumsum
 from ._bufsum import dot as dot
 from ._bufsum import fdot as fdot
 from ._bufsum import fsum as fsum
+from ._bufsum import mean as mean
+from ._bufsum import std as std
 from ._bufsum import sum as sum
+from ._bufsum import var as var
 
-__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "sum"]
+__all__ = ["Accumulator", "cumsum", "dot", "fdot", "fsum", "mean", "std", "sum", "var"]
 __version__: str
 
 def _force_exact() -> AbstractContextManager[None]:

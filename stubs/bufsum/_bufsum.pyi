@@ -121,13 +121,30 @@ def fsum(
 def fsum(
     data: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[True], nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None
 ) -> memoryview: ...
+_Real = Union[array[int], array[float], bytes, bytearray, _FloatItems, _ArrowArray, _ArrowStream]
+
+@overload
+def dot(  # type: ignore[overload-overlap]  # array[int] is also a real input
+    x: Union[array[int], bytes, bytearray], y: Union[array[int], bytes, bytearray], /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> int:
+    """Dot product Σ x[i]·y[i]: exact int for integers, else a reproducible float (complex per part)."""
+
+@overload
+def dot(  # type: ignore[overload-overlap]  # an int item is also a float (and complex) item
+    x: _IntItems, y: _IntItems, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> int: ...
+@overload
+def dot(  # type: ignore[overload-overlap]  # a float item is also a complex item
+    x: _Real, y: _Real, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float: ...
 @overload
 def dot(
     x: _Input, y: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
     nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
-) -> Any:
-    """Dot product Σ x[i]·y[i]: exact int for integers, else a reproducible float (complex per part)."""
-
+) -> int | float | complex: ...
 @overload
 def dot(
     x: _Input, y: _Input, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
@@ -135,24 +152,110 @@ def dot(
 ) -> _Out: ...
 @overload
 def dot(
-    x: _Input, y: _Input, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
+    x: _Input, y: _Input, /, *, axis: _Axis, out: None = None, keepdims: bool = False,
     nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
-def fdot(
-    x: _Input, y: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+def dot(
+    x: _Input, y: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[True],
     nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
-) -> Any:
+) -> memoryview: ...
+@overload
+def fdot(  # type: ignore[overload-overlap]  # a float item is also a complex item
+    x: _Real, y: _Real, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float:
     """Correctly rounded dot product: the exact Σ x[i]·y[i] rounded once (complex per part)."""
 
 @overload
 def fdot(
+    x: _Input, y: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float | complex: ...
+@overload
+def fdot(
     x: _Input, y: _Input, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
     nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> _Out: ...
 @overload
 def fdot(
-    x: _Input, y: _Input, /, *, axis: _Axis | None = None, out: None = None, keepdims: bool = False,
+    x: _Input, y: _Input, /, *, axis: _Axis, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def fdot(
+    x: _Input, y: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[True],
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def mean(  # type: ignore[overload-overlap]  # a float item is also a complex item
+    data: _Real, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float:
+    """Correctly rounded mean: the exact sum over the count (complex: each part)."""
+
+@overload
+def mean(
+    data: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float | complex: ...
+@overload
+def mean(
+    data: _Input, /, *, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> _Out: ...
+@overload
+def mean(
+    data: _Input, /, *, axis: _Axis, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def mean(
+    data: _Input, /, *, axis: None = None, out: None = None, keepdims: Literal[True],
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def var(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float:
+    """Correctly rounded variance Σ(x - m)² / (n - ddof), m the exact mean."""
+
+@overload
+def var(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> _Out: ...
+@overload
+def var(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: _Axis, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def var(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: None = None, out: None = None, keepdims: Literal[True],
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def std(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: None = None, out: None = None, keepdims: Literal[False] = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> float:
+    """Correctly rounded standard deviation: the square root of the exact variance."""
+
+@overload
+def std(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: _Axis | None = None, out: _Out, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> _Out: ...
+@overload
+def std(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: _Axis, out: None = None, keepdims: bool = False,
+    nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
+) -> memoryview: ...
+@overload
+def std(
+    data: _Input, /, *, ddof: SupportsIndex = 0, axis: None = None, out: None = None, keepdims: Literal[True],
     nan_policy: _NanPolicy | None = None, threads: SupportsIndex | None = None,
 ) -> memoryview: ...
 @overload
