@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bufsum_core::exact::ExactSum;
+use bufsum_core::moments::{Moments, Stat};
 use bufsum_core::format::Kind;
 use bufsum_core::reduce;
 use num_bigint::{BigInt, BigUint};
@@ -220,4 +221,39 @@ pub fn _restore_accumulator(state: &[u8], count: BigUint) -> PyResult<Accumulato
     Ok(Accumulator {
         state: Mutex::new(State { total, count }),
     })
+}
+
+/// The correctly rounded `mean`, `var` or `std` (`stat`) of values whose exact sum is held by
+/// `total`, whose exact sum of squares is held by `squares`, and whose count is
+/// `total.count` (for distributed statistics built from mergeable partial states).
+#[pyfunction]
+#[pyo3(signature = (total, squares, stat, ddof, /))]
+pub fn _stat_of_sums(
+    total: &Bound<'_, Accumulator>,
+    squares: &Bound<'_, Accumulator>,
+    stat: &str,
+    ddof: i128,
+) -> PyResult<f64> {
+    let t = total.get().snapshot();
+    let q = squares.get().snapshot();
+    let ddof = crate::args::ddof(ddof, stat)?;
+    let which = match stat {
+        "mean" => Stat::Mean,
+        "var" => Stat::Var(ddof),
+        "std" => Stat::Std(ddof),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "stat must be 'mean', 'var' or 'std', got {stat:?}"
+            )))
+        }
+    };
+    let count = u64::try_from(&t.count).map_err(|_| {
+        pyo3::exceptions::PyOverflowError::new_err("count beyond 2**64 values")
+    })?;
+    let m = Moments {
+        sum: t.total,
+        sum_sq: q.total,
+        count,
+    };
+    Ok(m.finish(which))
 }

@@ -302,6 +302,7 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_force_exact, m)?)?;
     m.add_function(wrap_pyfunction!(_combine_chunk_sums, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
+    m.add_function(wrap_pyfunction!(accumulator::_stat_of_sums, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;
     m.add_class::<ResultArray>()?;
     m.add("_BLOCK", BLOCK)?;
