@@ -3,8 +3,8 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bufsum_core::exact::ExactSum;
-use bufsum_core::moments::{Moments, Stat};
 use bufsum_core::format::Kind;
+use bufsum_core::moments::{Moments, Stat};
 use bufsum_core::reduce;
 use num_bigint::{BigInt, BigUint};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -247,9 +247,8 @@ pub fn _stat_of_sums(
             )))
         }
     };
-    let count = u64::try_from(&t.count).map_err(|_| {
-        pyo3::exceptions::PyOverflowError::new_err("count beyond 2**64 values")
-    })?;
+    let count = u64::try_from(&t.count)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("count beyond 2**64 values"))?;
     let m = Moments {
         sum: t.total,
         sum_sq: q.total,

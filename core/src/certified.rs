@@ -48,9 +48,30 @@ fn two_sum(a: f64, b: f64) -> (f64, f64) {
     (s, e)
 }
 
+/// [`two_sum`] with two of its subtractions issued as `fma(v, one, -w)` (`one` = 1.0, hidden
+/// from the optimiser): the same roundings, so the same bits, but they run on the multiply
+/// pipes, which additions otherwise leave idle (`EXACT_SUM.md`). Only where FMA is hardware.
 #[inline(always)]
-fn lane_step(st: &mut Lanes, j: usize, x: f64) {
-    let (s, e) = two_sum(st.s[j], x);
+fn two_sum_fma(a: f64, b: f64, one: f64) -> (f64, f64) {
+    let s = a + b;
+    let bp = s.mul_add(one, -a);
+    let e = (a - (s - bp)) + b.mul_add(one, -bp);
+    (s, e)
+}
+
+/// Lane steps generic over the TwoSum flavour (`FMA`: [`two_sum_fma`]).
+#[inline(always)]
+fn sum2<const FMA: bool>(a: f64, b: f64, one: f64) -> (f64, f64) {
+    if FMA {
+        two_sum_fma(a, b, one)
+    } else {
+        two_sum(a, b)
+    }
+}
+
+#[inline(always)]
+fn lane_step<const FMA: bool>(st: &mut Lanes, j: usize, x: f64, one: f64) {
+    let (s, e) = sum2::<FMA>(st.s[j], x, one);
     st.s[j] = s;
     st.c[j] += e;
     st.q[j] += st.c[j] * st.c[j];
@@ -60,28 +81,29 @@ fn lane_step(st: &mut Lanes, j: usize, x: f64) {
 /// into `p + e`, `p` is added by TwoSum, and the two errors go into `c` together. See
 /// [`Partial::from_product_lanes`] for what this does to the bound.
 #[inline(always)]
-fn product_step(st: &mut Lanes, j: usize, x: f64, y: f64) {
+fn product_step<const FMA: bool>(st: &mut Lanes, j: usize, x: f64, y: f64, one: f64) {
     let p = x * y;
     let e = x.mul_add(y, -p);
-    let (s, err) = two_sum(st.s[j], p);
+    let (s, err) = sum2::<FMA>(st.s[j], p, one);
     st.s[j] = s;
     st.c[j] += err + e;
     st.q[j] += st.c[j] * st.c[j];
 }
 
 #[inline(always)]
-fn lanes_add_pairs(st: &mut Lanes, xs: &[f64], ys: &[f64]) {
+fn lanes_add_pairs<const FMA: bool>(st: &mut Lanes, xs: &[f64], ys: &[f64]) {
+    let one = std::hint::black_box(1.0);
     let n = xs.len().min(ys.len());
     let (xs, ys) = (&xs[..n], &ys[..n]);
     let mut cx = xs.chunks_exact(LANES);
     let mut cy = ys.chunks_exact(LANES);
     for (a, b) in (&mut cx).zip(&mut cy) {
         for j in 0..LANES {
-            product_step(st, j, a[j], b[j]);
+            product_step::<FMA>(st, j, a[j], b[j], one);
         }
     }
     for (j, (&a, &b)) in cx.remainder().iter().zip(cy.remainder()).enumerate() {
-        product_step(st, j, a, b);
+        product_step::<FMA>(st, j, a, b, one);
     }
     st.m += n.div_ceil(LANES) as u64;
 }
@@ -89,7 +111,7 @@ fn lanes_add_pairs(st: &mut Lanes, xs: &[f64], ys: &[f64]) {
 multiversion! {
     /// Adds the products `x[i]·y[i]` (the shorter length counts) to the lanes; close them with
     /// [`Partial::from_product_lanes`].
-    pub fn lanes_add_products / lanes_add_products_on(st: &mut Lanes, xs: &[f64], ys: &[f64]) -> () = lanes_add_pairs;
+    pub fn lanes_add_products / lanes_add_products_on(st: &mut Lanes, xs: &[f64], ys: &[f64]) -> () = lanes_add_pairs::<true>, portable lanes_add_pairs::<false>;
 }
 
 /// The certified pass of `mean`/`var`/`std`: around a shift `c`, each `x` becomes `d + dl =
@@ -108,10 +130,10 @@ pub struct Shifted {
 }
 
 #[inline(always)]
-fn shifted_step(st: &mut Shifted, j: usize, x: f64, c: f64) {
+fn shifted_step<const FMA: bool>(st: &mut Shifted, j: usize, x: f64, c: f64, one: f64) {
     let (d, dl) = two_sum(x, -c);
-    lane_step(&mut st.u, j, d);
-    product_step(&mut st.w, j, d, d);
+    lane_step::<FMA>(&mut st.u, j, d, one);
+    product_step::<FMA>(&mut st.w, j, d, d, one);
     st.dl[j] += dl;
     st.dl_abs[j] += dl.abs();
     let t = dl * (2.0 * d + dl);
@@ -120,15 +142,16 @@ fn shifted_step(st: &mut Shifted, j: usize, x: f64, c: f64) {
 }
 
 #[inline(always)]
-fn shifted_body(st: &mut Shifted, xs: &[f64], c: f64) {
+fn shifted_body<const FMA: bool>(st: &mut Shifted, xs: &[f64], c: f64) {
+    let one = std::hint::black_box(1.0);
     let mut chunks = xs.chunks_exact(LANES);
     for ch in &mut chunks {
         for (j, &x) in ch.iter().enumerate() {
-            shifted_step(st, j, x, c);
+            shifted_step::<FMA>(st, j, x, c, one);
         }
     }
     for (j, &x) in chunks.remainder().iter().enumerate() {
-        shifted_step(st, j, x, c);
+        shifted_step::<FMA>(st, j, x, c, one);
     }
     let m = xs.len().div_ceil(LANES) as u64;
     st.u.m += m;
@@ -137,7 +160,7 @@ fn shifted_body(st: &mut Shifted, xs: &[f64], c: f64) {
 
 multiversion! {
     /// Adds values to the shifted sums of [`Shifted`].
-    pub fn shifted_add / shifted_add_on(st: &mut Shifted, xs: &[f64], c: f64) -> () = shifted_body;
+    pub fn shifted_add / shifted_add_on(st: &mut Shifted, xs: &[f64], c: f64) -> () = shifted_body::<true>, portable shifted_body::<false>;
 }
 
 impl Shifted {
@@ -169,34 +192,42 @@ impl Shifted {
 /// # Safety
 /// `p + k·STEP` must be readable as an f64 for every `k < n`.
 #[inline(always)]
-unsafe fn lanes_add_step<const STEP: usize>(st: &mut Lanes, p: *const f64, n: usize) {
+unsafe fn lanes_add_step<const STEP: usize, const FMA: bool>(
+    st: &mut Lanes,
+    p: *const f64,
+    n: usize,
+) {
+    let one = std::hint::black_box(1.0);
     let full = n / LANES;
     for c in 0..full {
         // SAFETY: elements `c·LANES + j < n` (caller's promise).
         let base = unsafe { p.add(c * LANES * STEP) };
         for j in 0..LANES {
             // SAFETY: as above.
-            lane_step(st, j, unsafe { base.add(j * STEP).read_unaligned() });
+            lane_step::<FMA>(st, j, unsafe { base.add(j * STEP).read_unaligned() }, one);
         }
     }
     for j in 0..n % LANES {
         // SAFETY: element `full·LANES + j < n`.
-        lane_step(st, j, unsafe {
-            p.add((full * LANES + j) * STEP).read_unaligned()
-        });
+        lane_step::<FMA>(
+            st,
+            j,
+            unsafe { p.add((full * LANES + j) * STEP).read_unaligned() },
+            one,
+        );
     }
     st.m += n.div_ceil(LANES) as u64;
 }
 
 #[inline(always)]
-fn lanes_add(st: &mut Lanes, xs: &[f64]) {
+fn lanes_add<const FMA: bool>(st: &mut Lanes, xs: &[f64]) {
     // SAFETY: the slice's `len` elements are readable.
-    unsafe { lanes_add_step::<1>(st, xs.as_ptr(), xs.len()) }
+    unsafe { lanes_add_step::<1, FMA>(st, xs.as_ptr(), xs.len()) }
 }
 
 multiversion! {
     /// Adds a slice to the lanes.
-    pub fn lanes_add_slice / lanes_add_slice_on(st: &mut Lanes, xs: &[f64]) -> () = lanes_add;
+    pub fn lanes_add_slice / lanes_add_slice_on(st: &mut Lanes, xs: &[f64]) -> () = lanes_add::<true>, portable lanes_add::<false>;
 }
 
 /// The error-free products `x[i]·y[i] = p[i] + e[i]`: `p` the rounded product, `e` its error

@@ -17,7 +17,7 @@
 
 use num_bigint::{BigInt, BigUint};
 
-use crate::certified::{half_gap, shifted_add, Partial, Shifted};
+use crate::certified::{half_gap, lanes_add_slice, shifted_add, Lanes, Partial, Shifted};
 use crate::column::{compact, compact_lockstep, words, Column};
 use crate::exact::round::{round_ratio, round_sqrt_ratio};
 use crate::exact::{Adder, ExactSum};
@@ -103,23 +103,22 @@ pub type BlockWalk<'a> = dyn Fn(&mut dyn FnMut(&[f64])) + 'a;
 /// cannot decide). `len_hint` bounds the count and only picks the strategy.
 pub fn stat_of_blocks(which: Stat, len_hint: usize, walk: &BlockWalk<'_>) -> f64 {
     if len_hint >= CERTIFY_MIN_LEN && certify_allowed() {
-        let (mut st, mut c, mut n) = (Shifted::default(), None, 0u64);
+        let (mut pass, mut n) = (None, 0u64);
         walk(&mut |b| {
-            let c = *c.get_or_insert_with(|| shift(b));
-            shifted_add(&mut st, b, c);
+            pass.get_or_insert_with(|| Pass::new(which, shift(b)))
+                .add(b);
             n += b.len() as u64;
         });
-        let (pu, pw) = st.close();
-        if let Some(v) = certify(which, n, c.unwrap_or(0.0), pu, pw) {
+        let pass = pass.unwrap_or_else(|| Pass::new(which, 0.0));
+        let (pu, pw) = pass.close();
+        if let Some(v) = certify(which, n, pass.c, pu, pw) {
             return v;
         }
     }
     let mut m = Moments::default();
     let mut adders = [Adder::new(), Adder::new()];
-    walk(&mut |b| m.add_f64s(b, &mut adders));
-    let [x, y] = &mut adders;
-    x.finish(&mut m.sum);
-    y.finish(&mut m.sum_sq);
+    walk(&mut |b| m.add_f64s(b, &mut adders, which != Stat::Mean));
+    m.finish_adders(&mut adders);
     m.finish(which)
 }
 
@@ -137,12 +136,22 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// Adds floats exactly.
-    pub fn add_f64s(&mut self, xs: &[f64], adders: &mut [Adder; 2]) {
+    /// Adds floats exactly (their squares too when `squares`: `var` and `std` need them, the
+    /// mean does not).
+    pub fn add_f64s(&mut self, xs: &[f64], adders: &mut [Adder; 2], squares: bool) {
         let [a, b] = adders;
         a.add(xs, &mut self.sum);
-        b.add_products(xs, xs, false, &mut self.sum_sq);
+        if squares {
+            b.add_products(xs, xs, false, &mut self.sum_sq);
+        }
         self.count += xs.len() as u64;
+    }
+
+    /// Moves what the adders hold into the sums.
+    fn finish_adders(&mut self, adders: &mut [Adder; 2]) {
+        let [a, b] = adders;
+        a.finish(&mut self.sum);
+        b.finish(&mut self.sum_sq);
     }
 
     pub fn merge(&mut self, o: &Moments) {
@@ -249,13 +258,14 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
     if n >= CERTIFY_MIN_LEN && certify_allowed() {
         let mut c = f64::NAN;
         f64_blocks::<T>(a, 0, 1, |b| c = shift(b));
+        let c = Pass::new(which, c).c;
         let (pu, pw) = tree_reduce(
             block_count(n),
             threads,
             &|lo, hi| {
-                let mut st = Shifted::default();
-                f64_blocks::<T>(a, lo, hi, |b| shifted_add(&mut st, b, c));
-                st.close()
+                let mut pass = Pass::new(which, c);
+                f64_blocks::<T>(a, lo, hi, |b| pass.add(b));
+                pass.close()
             },
             &|(mut u1, mut w1), (u2, w2)| {
                 u1.merge(u2);
@@ -267,16 +277,15 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
             return v;
         }
     }
+    let squares = which != Stat::Mean;
     let m = tree_reduce(
         block_count(n),
         threads,
         &|lo, hi| {
             let mut m = Moments::default();
             let mut adders = [Adder::new(), Adder::new()];
-            f64_blocks::<T>(a, lo, hi, |b| m.add_f64s(b, &mut adders));
-            let [x, y] = &mut adders;
-            x.finish(&mut m.sum);
-            y.finish(&mut m.sum_sq);
+            f64_blocks::<T>(a, lo, hi, |b| m.add_f64s(b, &mut adders, squares));
+            m.finish_adders(&mut adders);
             m
         },
         &|mut x, y| {
@@ -285,6 +294,43 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
         },
     );
     m.finish(which)
+}
+
+/// The certified pass of a statistic over blocks: the mean needs only `S = Σx` (fsum's lanes,
+/// around `c = 0`); the variance and standard deviation need the shifted sums of [`Shifted`].
+struct Pass {
+    which: Stat,
+    c: f64,
+    lanes: Lanes,
+    shifted: Shifted,
+}
+
+impl Pass {
+    fn new(which: Stat, c: f64) -> Self {
+        Pass {
+            which,
+            c: if which == Stat::Mean { 0.0 } else { c },
+            lanes: Lanes::default(),
+            shifted: Shifted::default(),
+        }
+    }
+
+    fn add(&mut self, b: &[f64]) {
+        if self.which == Stat::Mean {
+            lanes_add_slice(&mut self.lanes, b);
+        } else {
+            shifted_add(&mut self.shifted, b, self.c);
+        }
+    }
+
+    /// Enclosures of `U` and `W` (for the mean, `U = S` and `W` unused).
+    fn close(&self) -> (Partial, Partial) {
+        if self.which == Stat::Mean {
+            (Partial::from_lanes(&self.lanes), Partial::default())
+        } else {
+            self.shifted.close()
+        }
+    }
 }
 
 /// The shift of the certified pass: the float mean of the first block (any value would be

@@ -73,9 +73,17 @@ pub fn available() -> Vec<Isa> {
 /// `name`, which runs `body_fn` (an `#[inline(always)]` function) compiled for the best
 /// instruction set of this CPU, and `name_on`, which runs the variant for a given [`Isa`]
 /// (clamped to what the CPU has). `unsafe fn` forwards the body's safety contract.
+/// `= body_fn, portable other_fn;` gives the portable variant a body of its own.
 macro_rules! multiversion {
     // Safe functions, optionally generic over types (`<T: Bound>`).
     ($(#[$m:meta])* $vis:vis fn $name:ident $(<$($g:ident: $b:path),+>)? / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path;) => {
+        $crate::simd::multiversion! {
+            $(#[$m])* $vis fn $name $(<$($g: $b),+>)? / $on ($($a: $t),*) -> $ret = $imp, portable $imp;
+        }
+    };
+    // Safe functions with a body of their own for the portable path (e.g. without fused
+    // multiply-adds, which baseline x86-64 has only in software).
+    ($(#[$m:meta])* $vis:vis fn $name:ident $(<$($g:ident: $b:path),+>)? / $on:ident ($($a:ident: $t:ty),* $(,)?) -> $ret:ty = $imp:path, portable $pimp:path;) => {
         $(#[$m])*
         #[inline]
         $vis fn $name $(<$($g: $b),+>)? ($($a: $t),*) -> $ret {
@@ -101,7 +109,7 @@ macro_rules! multiversion {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: this CPU has AVX2, F16C and FMA (checked by `isa()`).
                 $crate::simd::Isa::Avx2 => unsafe { v2($($a),*) },
-                _ => $imp($($a),*),
+                _ => $pimp($($a),*),
             }
         }
     };
