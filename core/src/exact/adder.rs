@@ -181,15 +181,17 @@ fn bins_body(bins: &mut [i64; 2048], xs: &[f64], base: usize, total: &mut ExactS
     inside
 }
 
-/// The bin (biased exponent, below 2048) and signed mantissa of a float.
+/// The bin (biased exponent, below 2048) and signed mantissa of a float, in shifts and adds
+/// only (so that a group of them vectorises).
 #[inline(always)]
 fn bin_and_value(x: f64) -> (usize, i64) {
     let b = x.to_bits();
-    let e = ((b >> 52) & 0x7ff) as usize;
-    let m = ((b & FRAC) | (u64::from(e != 0) << 52)) as i64;
+    let e = (b >> 52) & 0x7ff;
+    // The implicit bit: (e + 2047) >> 11 is 1 for e >= 1, 0 for subnormals.
+    let m = ((b & FRAC) | (((e + 0x7ff) >> 11) << 52)) as i64;
     // Two's-complement negation by mask: x ^ -1 - (-1) = -x.
-    let neg = -((b >> 63) as i64);
-    (e, (m ^ neg) - neg)
+    let neg = 0i64.wrapping_sub((b >> 63) as i64);
+    (e as usize, (m ^ neg) - neg)
 }
 
 #[inline(always)]
