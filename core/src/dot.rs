@@ -232,6 +232,25 @@ fn finite_or_zero<'a>(xs: &'a [f64], scratch: &'a mut Scratch<f64>) -> &'a [f64]
     scratch.fill(xs.iter().map(|&x| if x.is_finite() { x } else { 0.0 }))
 }
 
+/// Inputs this short go straight to exact products in `fdot` (below the certified minimum).
+const SHORT_EXACT: usize = 64;
+
+/// Both inputs as native f64 slices of at most `max` elements with nothing absent: the
+/// short-call paths need no plan.
+fn short_native<'a>(
+    x: &'a Column,
+    y: &'a Column,
+    omit_nan: bool,
+    max: usize,
+) -> Option<(&'a [f64], &'a [f64])> {
+    if omit_nan || x.len() > max {
+        return None;
+    }
+    let xs = native_f64(x.as_strided()?)?;
+    let ys = native_f64(y.as_strided()?)?;
+    Some((xs, ys))
+}
+
 /// `dot` of two inputs of equal length (dense strided views).
 #[must_use]
 pub fn dot(x: &Strided, y: &Strided, threads: usize) -> Total {
@@ -274,6 +293,10 @@ pub fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
 #[must_use]
 pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
     debug_assert_eq!(x.len(), y.len());
+    if let Some((xs, ys)) = short_native(x, y, omit_nan, BLOCK) {
+        // One canonical block: its kernel total is the whole tree (the short-call path).
+        return Total::Float(block_dot(xs, ys));
+    }
     let plan = Plan::new(x, y, omit_nan);
     if x.dtype().kind() == Kind::Int && y.dtype().kind() == Kind::Int {
         let exact = exact_terms(&plan, &plan.re, threads).0;
@@ -314,6 +337,14 @@ pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> To
 #[must_use]
 pub fn fdot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
     debug_assert_eq!(x.len(), y.len());
+    if let Some((xs, ys)) = short_native(x, y, omit_nan, SHORT_EXACT) {
+        // Short: each product exactly, rounded once (the short-call path).
+        let mut total = ExactSum::new();
+        for (&a, &b) in xs.iter().zip(ys) {
+            total.add_product(a, b);
+        }
+        return Total::Float(total.round());
+    }
     let plan = Plan::new(x, y, omit_nan);
     match &plan.im {
         None => Total::Float(correctly_rounded(&plan, &plan.re, threads)),
