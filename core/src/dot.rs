@@ -293,8 +293,9 @@ pub fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
 #[must_use]
 pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
     debug_assert_eq!(x.len(), y.len());
-    if let Some((xs, ys)) = short_native(x, y, omit_nan, BLOCK) {
-        // One canonical block: its kernel total is the whole tree (the short-call path).
+    if let Some((xs, ys)) = short_native(x, y, omit_nan, BLOCK).filter(|(xs, _)| !xs.is_empty()) {
+        // One canonical block: its kernel total is the whole tree (the short-call path; no
+        // pairs at all give +0.0, as the general path does).
         return Total::Float(block_dot(xs, ys));
     }
     let plan = Plan::new(x, y, omit_nan);
