@@ -34,6 +34,13 @@ pub struct Accumulator {
 }
 
 impl Accumulator {
+    /// An accumulator holding `total` over `count` elements.
+    pub fn from_exact(total: ExactSum, count: BigUint) -> Self {
+        Accumulator {
+            state: Mutex::new(State { total, count }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -218,9 +225,7 @@ impl Accumulator {
 pub fn _restore_accumulator(state: &[u8], count: BigUint) -> PyResult<Accumulator> {
     let total = ExactSum::from_bytes(state)
         .ok_or_else(|| PyValueError::new_err("not an Accumulator state"))?;
-    Ok(Accumulator {
-        state: Mutex::new(State { total, count }),
-    })
+    Ok(Accumulator::from_exact(total, count))
 }
 
 /// The correctly rounded `mean`, `var` or `std` (`stat`) of values whose exact sum is held by

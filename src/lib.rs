@@ -279,6 +279,36 @@ fn _set_force_exact(on: bool) -> bool {
     bufsum_core::reduce::set_force_exact(on)
 }
 
+/// Sum (`how="sum"`), fsum (`"fsum"`) or an exact `Accumulator` (`"exact"`) of the elements of
+/// `format` laid out in `data`'s bytes from `offset` by `shape` and non-negative byte `strides`:
+/// how the command line sums `.npy` and raw files without NumPy (any byte order, float16,
+/// complex, Fortran order), with the bits `sum` gives for the same array.
+#[pyfunction]
+#[pyo3(signature = (data, offset, format, itemsize, shape, strides, how, /))]
+#[allow(clippy::too_many_arguments)]
+fn _reduce_bytes(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    offset: usize,
+    format: &str,
+    itemsize: usize,
+    shape: Vec<usize>,
+    strides: Vec<usize>,
+    how: &str,
+) -> PyResult<Py<PyAny>> {
+    let how = match how {
+        "sum" => reduction::BytesOp::Reduce(Op::Sum),
+        "fsum" => reduction::BytesOp::Reduce(Op::Fsum),
+        "exact" => reduction::BytesOp::Exact,
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "how must be 'sum', 'fsum' or 'exact'",
+            ))
+        }
+    };
+    reduction::reduce_bytes(py, data, offset, format, itemsize, &shape, &strides, how)
+}
+
 /// Which block kernel this CPU runs for float sums (e.g. "avx512", "avx2", "portable").
 #[pyfunction]
 fn _kernel() -> &'static str {
@@ -301,6 +331,7 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(_set_force_exact, m)?)?;
     m.add_function(wrap_pyfunction!(_combine_chunk_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(_reduce_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_stat_of_sums, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;

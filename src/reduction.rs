@@ -7,8 +7,8 @@ use std::ffi::CStr;
 use bufsum_core::axis::{normalize_axes, AxisSplit};
 use bufsum_core::column::{nan_count, Column};
 use bufsum_core::dot;
-use bufsum_core::format::{Elem, Kind};
-use bufsum_core::layout::{Strided, StridedMut};
+use bufsum_core::format::{parse, Elem, Kind};
+use bufsum_core::layout::{Dims, Strided, StridedMut};
 use bufsum_core::moments::{self, Stat};
 use bufsum_core::reduce::{self, Total};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
@@ -17,6 +17,7 @@ use pyo3::types::{PyComplex, PyFloat};
 use pyo3::IntoPyObjectExt;
 use smallvec::SmallVec;
 
+use crate::accumulator::Accumulator;
 use crate::args::{parse_axis, parse_nan_policy, NanPolicy, Threads};
 use crate::detach_if;
 use crate::input::{Input, Source};
@@ -272,6 +273,84 @@ pub fn call(
         .getattr("memoryview")?
         .call1((arr,))?
         .unbind())
+}
+
+/// What [`reduce_bytes`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum BytesOp {
+    Reduce(Op),
+    /// An `Accumulator` holding the exact total (for chunked exact sums).
+    Exact,
+}
+
+/// Reduces the elements of `format` (`itemsize` bytes each) that lie in the contiguous bytes
+/// of `data` from byte `offset`, laid out by `shape` and non-negative byte `strides`: what the
+/// command line needs to sum a `.npy` or raw file through `mmap` in any byte order, float16,
+/// complex or Fortran order (which `memoryview.cast` cannot describe), with the bits `sum`
+/// gives for the same array. Refused unless every element lies inside `data`.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_bytes(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    offset: usize,
+    format: &str,
+    itemsize: usize,
+    shape: &[usize],
+    strides: &[usize],
+    how: BytesOp,
+) -> PyResult<Py<PyAny>> {
+    let mut slot = Slot::new();
+    let view = View::new(data, false, "data", &mut slot)?;
+    let bytes = view.strided()?;
+    if bytes.dtype().size() != 1 || !bytes.dims().is_contiguous(1) {
+        return Err(PyTypeError::new_err(
+            "data must be a contiguous buffer of bytes",
+        ));
+    }
+    let dtype = parse(format, itemsize).map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    if shape.len() != strides.len() {
+        return Err(PyValueError::new_err("shape and strides differ in length"));
+    }
+    // One past the last byte read, checked so that no element lies outside `data`.
+    let end = if shape.contains(&0) {
+        Some(offset)
+    } else {
+        offset.checked_add(itemsize).and_then(|first| {
+            shape.iter().zip(strides).try_fold(first, |end, (&n, &s)| {
+                end.checked_add((n - 1).checked_mul(s)?)
+            })
+        })
+    };
+    if end.is_none_or(|end| end > bytes.len()) {
+        return Err(PyValueError::new_err(format!(
+            "elements of shape {shape:?} at offset {offset} do not fit in {} bytes",
+            bytes.len()
+        )));
+    }
+    // Each stride of an axis longer than 1 is at most `end`, so it fits in `isize`; axes of
+    // length 1 are dropped by `Dims::new` whatever their stride.
+    let strides: Vec<isize> = strides.iter().map(|&s| s as isize).collect();
+    let dims = Dims::new(shape, &strides).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    // SAFETY: every element lies inside the held view of `data` (checked just above: `end`
+    // bounds the highest byte read, strides are non-negative), and the view outlives every use.
+    let elems = unsafe { Strided::new(bytes.as_ptr().add(offset), dims, dtype) };
+    let nbytes = elems.len().saturating_mul(dtype.size());
+    let threads = Threads::Auto.count(nbytes);
+    match how {
+        BytesOp::Reduce(op) => {
+            let column = Column::from_strided(elems);
+            let total = detach_if(py, nbytes, || {
+                op.compute_columns(&[&column], threads, false)
+            });
+            total_to_py(py, total)
+        }
+        BytesOp::Exact => {
+            let total = detach_if(py, nbytes, || reduce::exact(&elems, threads))
+                .ok_or_else(|| PyTypeError::new_err("exact partial sums need a real format"))?;
+            let acc = Accumulator::from_exact(total, elems.len().into());
+            Ok(Bound::new(py, acc)?.into_any().unbind())
+        }
+    }
 }
 
 fn check_out(v: &View, shape: &[usize], int_out: bool, op: Op) -> PyResult<()> {
