@@ -1,155 +1,187 @@
-"""Summing raw binary and ``.npy`` files through ``mmap`` (``python -m bufsum FILE``)."""
+"""Summing raw binary and ``.npy`` files through ``mmap`` (``python -m bufsum FILE``).
+
+The elements are reduced where they lie in the mapped file by ``_bufsum._reduce_bytes``, which
+reads any byte order, float16, complex and Fortran order: a ``.npy`` file gives the bits that
+``bufsum.sum(numpy.load(file))`` gives, without NumPy.
+"""
 
 from __future__ import annotations
 
 import ast
-import ctypes
+import math
 import mmap
-import sys
+import re
+import struct
 import time
 from typing import IO, Any, NamedTuple
 
 from . import _bufsum
 
-# struct code -> ctypes type, for byte orders other than the machine's (ctypes exports them
-# with an explicit '<' or '>' format).
-_CTYPES: dict[str, Any] = {
-    "b": ctypes.c_int8, "B": ctypes.c_uint8, "h": ctypes.c_int16, "H": ctypes.c_uint16,
-    "i": ctypes.c_int32, "I": ctypes.c_uint32, "l": ctypes.c_long, "L": ctypes.c_ulong,
-    "q": ctypes.c_int64, "Q": ctypes.c_uint64, "n": ctypes.c_ssize_t, "N": ctypes.c_size_t,
-    "?": ctypes.c_bool, "f": ctypes.c_float, "d": ctypes.c_double,
-}
 # numpy type strings (kind + size) -> struct codes.
 _NPY: dict[str, str] = {
     "b1": "?", "i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I", "i8": "q", "u8": "Q",
     "f2": "e", "f4": "f", "f8": "d", "c8": "Zf", "c16": "Zd",
 }
-_NATIVE = "<" if sys.byteorder == "little" else ">"
+_NPY_KEYS = {"descr", "fortran_order", "shape"}
+_NPY_MAGIC = b"\x93NUMPY"
+# numpy.load refuses longer headers by default (they are parsed with ast.literal_eval).
+_NPY_MAX_HEADER = 10_000
+_FORMAT = re.compile(r"[@=<>!]?(Z[fd]|[bBhHiIlLqQnN?efd])")
+CODES = "b B h H i I l L q Q n N ? e f d Zf Zd"
 # Files this large get a progress bar on a terminal.
 PROGRESS_MIN_BYTES = 256 << 20
+# Progress chunks are 2^LOG2_BLOCKS canonical blocks: whole subtrees of sum's canonical tree.
+LOG2_BLOCKS = 10
 
 
 class Layout(NamedTuple):
+    """Where a file's elements are: ``shape`` in C order, stored in C or Fortran order."""
+
     offset: int
-    code: str  # struct code, complex as Zf/Zd
-    order: str  # '<' or '>'
-    n: int
+    format: str  # a struct format, complex as Zf/Zd, e.g. '<d', '>Zf', '=?'
+    itemsize: int
+    shape: tuple[int, ...]
+    fortran: bool = False
 
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape)
 
-def parse_format(fmt: str) -> tuple[str, str]:
-    """'d', '<f', '>Zd', '=q' ... -> (code, '<' or '>')."""
-    order = _NATIVE
-    if fmt[:1] in "@=<>!":
-        order = {"@": _NATIVE, "=": _NATIVE, "!": ">"}.get(fmt[0], fmt[0])
-        fmt = fmt[1:]
-    if fmt not in _CTYPES and fmt not in ("e", "Zf", "Zd"):
-        raise ValueError(f"unsupported --format {fmt!r}; use one of b B h H i I l L q Q n N ? e f d Zf Zd")
-    return fmt, order
-
-
-def npy_layout(head: bytes, size: int) -> Layout:
-    """Reads a ``.npy`` header (versions 1-3) without numpy."""
-    major = head[6]
-    hlen_size = 2 if major == 1 else 4
-    hlen = int.from_bytes(head[8 : 8 + hlen_size], "little")
-    offset = 8 + hlen_size + hlen
-    header = ast.literal_eval(head[8 + hlen_size : offset].decode("latin1"))
-    descr = header["descr"]
-    if not isinstance(descr, str) or descr[1:] not in _NPY:
-        raise ValueError(f".npy dtype {descr!r} is not a supported numeric type")
-    order = _NATIVE if descr[0] in "|=" else descr[0]
-    count = 1
-    for n in header["shape"]:
-        count *= int(n)
-    itemsize = int(descr[2:])
-    if offset + count * itemsize > size:
-        raise ValueError("truncated .npy file")
-    return Layout(offset, _NPY[descr[1:]], order, count)
+    def strides(self) -> tuple[int, ...]:
+        """Byte strides of ``shape`` in storage order."""
+        out, step = [], self.itemsize
+        for n in (self.shape if self.fortran else reversed(self.shape)):
+            out.append(step)
+            step *= n
+        return tuple(out) if self.fortran else tuple(reversed(out))
 
 
 def raw_layout(size: int, fmt: str) -> Layout:
-    code, order = parse_format(fmt)
-    itemsize = {"e": 2, "Zf": 8, "Zd": 16}.get(code) or ctypes.sizeof(_CTYPES[code])
+    """A raw file: ``size`` bytes of elements of struct format ``fmt``."""
+    if not _FORMAT.fullmatch(fmt):
+        raise ValueError(f"unsupported --format {fmt!r}; use one of {CODES}, with an optional byte order @ = < > !")
+    code = fmt.lstrip("@=<>!")
+    if code in ("Zf", "Zd"):
+        itemsize = 8 if code == "Zf" else 16
+    else:
+        # struct knows n/N only in native mode, where they are size_t-sized either way.
+        itemsize = struct.calcsize(code if code in "nN" else fmt)
     if size % itemsize:
         raise ValueError(f"file size {size} is not a multiple of the {itemsize}-byte element of {fmt!r}")
-    return Layout(0, code, order, size // itemsize)
+    return Layout(0, fmt, itemsize, (size // itemsize,))
 
 
-def exporters(mm: mmap.mmap, lay: Layout) -> list[Any]:
-    """Buffer objects over the file's elements: one, or two (real, imaginary) for complex."""
-    code = {"Zf": "f", "Zd": "d"}.get(lay.code, lay.code)
-    count = lay.n * (2 if code != lay.code else 1)
-    if code == "e":
-        # memoryview.cast cannot make 'e' views and ctypes has no float16 type.
-        raise ValueError("float16 files are not supported by the command line; use bufsum.sum on a numpy array")
-    if lay.order == _NATIVE:
-        raw: Any = memoryview(mm)[lay.offset : lay.offset + count * _itemsize(code)]
-        view: Any = raw.cast(code)
-    elif code in _CTYPES:
-        base = _CTYPES[code]
-        swapped = base.__ctype_be__ if lay.order == ">" else base.__ctype_le__
-        view = memoryview((swapped * count).from_buffer(mm, lay.offset))
-    else:
-        raise ValueError(f"unsupported element code {code!r}")
-    return [view[0::2], view[1::2]] if code != lay.code else [view]
+def npy_layout(head: bytes, size: int) -> Layout:
+    """Reads a ``.npy`` header (format versions 1, 2 and 3) as numpy does, without numpy.
 
-
-def _itemsize(code: str) -> int:
-    return 2 if code == "e" else ctypes.sizeof(_CTYPES[code])
+    ``head`` is the start of the file (at least the header when the file has one), ``size`` the
+    file's length. Anything numpy.load would refuse is a ValueError with a one-line message.
+    """
+    if len(head) < 10:
+        raise ValueError(f"truncated .npy header: the file has {size} bytes")
+    major, minor = head[6], head[7]
+    if major not in (1, 2, 3) or minor != 0:
+        raise ValueError(f"unsupported .npy format version {major}.{minor}")
+    len_size = 2 if major == 1 else 4
+    start = 8 + len_size
+    if len(head) < start:
+        raise ValueError(f"truncated .npy header: the file has {size} bytes")
+    hlen = int.from_bytes(head[8:start], "little")
+    if hlen > _NPY_MAX_HEADER:
+        raise ValueError(f".npy header of {hlen} bytes is longer than {_NPY_MAX_HEADER}")
+    offset = start + hlen
+    if offset > len(head):
+        raise ValueError(f"truncated .npy header: {hlen} bytes announced, {len(head) - start} present")
+    text = head[start:offset].decode("utf8" if major == 3 else "latin1", errors="replace")
+    try:
+        header = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or set(header) != _NPY_KEYS:
+        raise ValueError(f"malformed .npy header {text.strip()[:60]!r}: want a dict with keys 'descr', 'fortran_order', 'shape'")
+    descr, fortran, shape = header["descr"], header["fortran_order"], header["shape"]
+    if not isinstance(fortran, bool):
+        raise ValueError(f"malformed .npy header: fortran_order is {fortran!r}, not True or False")
+    if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f"malformed .npy header: shape {shape!r} is not a tuple of non-negative ints")
+    if not isinstance(descr, str) or descr[:1] not in ("<", ">", "|", "=") or descr[1:] not in _NPY:
+        raise ValueError(f".npy dtype {descr!r} is not supported; accepted are bool, (u)int8-64, float16-64, complex64/128")
+    order = "=" if descr[0] in "|=" else descr[0]
+    lay = Layout(offset, order + _NPY[descr[1:]], int(descr[2:]), shape, fortran)
+    need = offset + lay.count * lay.itemsize
+    if need > size:
+        raise ValueError(f"truncated .npy file: {lay.count} elements of {lay.itemsize} bytes need {need} bytes, the file has {size}")
+    return lay
 
 
 def sum_file(path: str, fmt: str | None, exact: bool, progress: IO[str] | None) -> object:
+    """``fsum`` (``exact``) or ``sum`` of a ``.npy`` file, or of a raw file of ``fmt`` elements."""
     with open(path, "rb") as f:
         size = f.seek(0, 2)
         if size == 0:
-            return _empty(parse_format(fmt or "d")[0], exact)
-        # ACCESS_COPY: private pages, so ctypes may wrap them; nothing is ever written.
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            return reduce_file(b"", raw_layout(0, fmt or "d"), exact, None)
+        # ACCESS_READ: nothing is ever written; the pages are shared with the page cache.
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        head = mm[:16]
-        lay = npy_layout(mm[: min(size, 1 << 16)], size) if head[:6] == b"\x93NUMPY" and fmt is None else raw_layout(size, fmt or "d")
-        views = exporters(mm, lay)
-        show = progress if progress is not None and size >= PROGRESS_MIN_BYTES else None
-        parts = [_reduce_with_progress(v, exact, show) for v in views]
-        del views
-        return parts[0] if len(parts) == 1 else complex(float(parts[0]), float(parts[1]))  # type: ignore[arg-type]
-    finally:
-        try:
-            mm.close()
-        except BufferError:  # a view still alive in a traceback: let the GC close it
-            pass
-
-
-def _empty(code: str, exact: bool) -> object:
-    if code.startswith("Z"):
-        return 0j
-    return 0.0 if exact or code in "efd" else 0
-
-
-def _reduce_with_progress(view: Any, exact: bool, progress: IO[str] | None) -> object:
-    if progress is None:
-        return _bufsum.fsum(view) if exact else _bufsum.sum(view)
-    # Chunks of 2^10 canonical blocks: exact partials merge in any order; float chunk totals are
-    # whole subtrees of sum's canonical tree, which the core recombines into one call's bits.
-    n = len(view)
-    log2_blocks = 10
-    chunk = _bufsum._BLOCK << log2_blocks
-    acc = _bufsum.Accumulator()
-    totals: list[Any] = []
-    start = time.perf_counter()
-    for lo in range(0, n, chunk):
-        part = view[lo : lo + chunk]
-        if exact:
-            acc.add(part)
+        if mm[:6] == _NPY_MAGIC:
+            if fmt is not None:
+                raise ValueError("--format does not apply to a .npy file: it carries its own dtype")
+            lay = npy_layout(mm[: _NPY_MAX_HEADER + 12], size)
         else:
-            totals.append(_bufsum.sum(part))
-        _bar(progress, min(lo + chunk, n), n, start)
+            lay = raw_layout(size, fmt or "d")
+        show = progress if progress is not None and size >= PROGRESS_MIN_BYTES else None
+        return reduce_file(mm, lay, exact, show)
+    finally:
+        mm.close()
+
+
+def reduce_file(data: Any, lay: Layout, exact: bool, progress: IO[str] | None) -> object:
+    """The reduction of ``lay``'s elements in ``data``, in one call or (with ``progress``) in
+    chunks that give the same bits."""
+    how = "fsum" if exact else "sum"
+    code = lay.format.lstrip("@=<>!")
+    # Exact totals and integer sums do not depend on the order: chunks may follow the storage.
+    # Float sums follow the logical (C) order, which for Fortran-ordered data is not a run of
+    # the file: those are summed in one call, without a progress bar.
+    order_free = exact or code not in ("e", "f", "d", "Zf", "Zd")
+    in_storage_order = not lay.fortran or sum(n > 1 for n in lay.shape) <= 1
+    if progress is None or lay.count == 0 or not (order_free or in_storage_order):
+        return _bufsum._reduce_bytes(data, lay.offset, lay.format, lay.itemsize, lay.shape, lay.strides(), how)
+    return _chunked(data, lay, exact, progress)
+
+
+def _chunked(data: Any, lay: Layout, exact: bool, progress: IO[str]) -> object:
+    """The reduction over chunks of the storage, one bar step per chunk. A complex element is two
+    real parts at stride ``itemsize``, each reduced on its own, as ``sum`` itself does."""
+    order, code = lay.format[:1], lay.format.lstrip("@=<>!")
+    if code in ("Zf", "Zd"):
+        part = lay.itemsize // 2
+        parts = [(order + code[1], part, 0), (order + code[1], part, part)]
+    else:
+        parts = [(lay.format, lay.itemsize, 0)]
+    n = lay.count
+    chunk = _bufsum._BLOCK << LOG2_BLOCKS
+    results = []
+    start = time.perf_counter()
+    for i, (fmt, size, delta) in enumerate(parts):
+        acc = _bufsum.Accumulator()
+        totals = []
+        for lo in range(0, n, chunk):
+            k = min(chunk, n - lo)
+            args = (data, lay.offset + delta + lo * lay.itemsize, fmt, size, (k,), (lay.itemsize,))
+            if exact:
+                acc.merge(_bufsum._reduce_bytes(*args, "exact"))
+            else:
+                totals.append(_bufsum._reduce_bytes(*args, "sum"))
+            _bar(progress, i * n + lo + k, n * len(parts), start)
+        if exact:
+            results.append(acc.value)
+        elif isinstance(totals[0], int):
+            results.append(sum(totals))  # integers: exact in any order
+        else:
+            results.append(_bufsum._combine_chunk_sums(totals, LOG2_BLOCKS, n % chunk == 0))
     progress.write("\n")
-    if exact:
-        return acc.value
-    if not totals or not isinstance(totals[0], float):
-        return sum(totals)  # integers: exact in any order
-    return _bufsum._combine_chunk_sums(totals, log2_blocks, n % chunk == 0)
+    return results[0] if len(results) == 1 else complex(results[0], results[1])
 
 
 def _bar(out: IO[str], done: int, total: int, start: float) -> None:
