@@ -6,7 +6,10 @@ import array
 import ctypes
 import math
 import mmap
+import sys
 import threading
+import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -221,27 +224,86 @@ def test_buffers_released_after_success_and_error() -> None:
     assert len(b) == 107
 
 
-def test_exporter_is_pinned_while_a_sum_runs() -> None:
-    big = bytearray(b"\x01") * (256 << 20)
-    refused = []
-    done = threading.Event()
+@pytest.mark.parametrize("kind", ["bytearray", "mmap"])
+def test_exporter_is_pinned_while_calls_run(kind: str, tmp_path: Any) -> None:
+    """Another thread's resizes are refused while calls hold the export. The calls run back to
+    back, so almost every attempt lands inside one; the loop stops at the first refusal rather
+    than after a fixed time, so a slow machine (or slow resizes, as on free-threaded builds)
+    only makes it take longer."""
+    n = 32 << 20
+    if kind == "bytearray":
+        obj: Any = bytearray(b"\x01") * n
+
+        def resize() -> None:
+            obj.extend(b"\x01")
+            del obj[-1:]
+    else:
+        with open(tmp_path / "m", "w+b") as f:  # file-backed: 3.14 cannot grow anonymous maps
+            f.truncate(n)
+            obj = mmap.mmap(f.fileno(), n)
+
+        def resize() -> None:
+            obj.resize(n + mmap.PAGESIZE)
+            obj.resize(n)
+
+    stop = threading.Event()
+    calls = [lambda: bufsum.sum(obj, threads=1), lambda: bufsum.fsum(obj), lambda: bufsum.Accumulator().add(obj)]
 
     def run() -> None:
-        for _ in range(4):
-            bufsum.fsum(big, threads=1)
-        done.set()
+        i = 0
+        while not stop.is_set():
+            calls[i % len(calls)]()
+            i += 1
 
     t = threading.Thread(target=run)
     t.start()
-    while not done.is_set():
+    refused = False
+    deadline = time.monotonic() + 300
+    try:
+        while not refused and time.monotonic() < deadline:
+            try:
+                resize()
+            except BufferError:
+                refused = True
+    finally:
+        stop.set()
+        t.join()
+    assert refused, f"{kind} could be resized while bufsum held its buffer"
+    resize()  # released afterwards
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="Python classes export buffers from 3.12 on (PEP 688)")
+def test_export_is_held_until_the_work_is_done() -> None:
+    """A Python exporter sees when the export is taken and released: cumsum's last write to
+    `out` happens before `data` is released, and every call releases what it took, on error
+    paths too."""
+    n = 1 << 20
+    x = np.ones(n)
+    out = np.zeros(n)
+    events: list[tuple[str, float]] = []
+
+    class Exporter:
+        def __init__(self, a: np.ndarray) -> None:
+            self.a = a
+
+        def __buffer__(self, flags: int) -> memoryview:
+            events.append(("get", float(out[-1])))
+            return memoryview(self.a)
+
+        def __release_buffer__(self, view: memoryview) -> None:
+            events.append(("release", float(out[-1])))
+            view.release()
+
+    bufsum.cumsum(Exporter(x), out=out)
+    assert events == [("get", 0.0), ("release", float(n))]
+    for call in [lambda e: bufsum.sum(e), lambda e: bufsum.fsum(e, threads=2), lambda e: bufsum.Accumulator().add(e),
+                 lambda e: bufsum.sum(e, axis=3), lambda e: bufsum.cumsum(e, out=bytearray(8))]:
+        events.clear()
         try:
-            big.extend(b"\x01")
-            del big[-1:]
-        except BufferError:
-            refused.append(True)
-    t.join()
-    assert refused, "bytearray could be resized while bufsum held its buffer"
-    big.extend(b"\x01")  # released afterwards
+            call(Exporter(x))
+        except (ValueError, TypeError):
+            pass
+        assert [e[0] for e in events] == ["get", "release"]
 
 
 def test_gil_released_during_long_sum() -> None:
