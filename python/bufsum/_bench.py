@@ -317,7 +317,7 @@ def print_demo(out: IO[str]) -> None:
         a = np.random.default_rng(1).standard_normal(1_000_000) * 1e3
         spread = np.empty(2 * a.size)
         spread[::2] = a
-        layouts = [a, a.astype(">f8"), np.asfortranarray(a.reshape(1000, 1000)), spread[::2]]
+        layouts: list[Any] = [a, a.astype(">f8"), np.asfortranarray(a.reshape(1000, 1000)), spread[::2]]
         ours = {_bufsum.sum(x).hex() for x in layouts}
         theirs = {float(np.sum(x)).hex() for x in layouts}
         out.write(f"layouts:  4 layouts of 1e6 doubles: bufsum.sum {len(ours)} distinct result(s), "
@@ -365,7 +365,7 @@ def print_tables(result: dict[str, Any], out: IO[str]) -> None:
                 cells = [t[b] / t[a] if a in t and b in t else None for _, a, b in speedups]
                 out.write(f"{r['name']:<17}" + "".join(fmt(c, 14, 2) for c in cells) + "\n")
         out.write("\n")
-    tiny = next((r["seconds_per_call"] for r in rows if r["n"] == 1), {})
+    tiny: dict[str, float] = next((r["seconds_per_call"] for r in rows if r["n"] == 1), {})
     if "bufsum.sum" in tiny and "numpy.sum" in tiny:
         out.write(f"Per call, 1 element: bufsum.sum {tiny['bufsum.sum'] * 1e9:.0f} ns, "
                   f"numpy.sum {tiny['numpy.sum'] * 1e9:.0f} ns\n")
@@ -423,7 +423,7 @@ def main(plot: str | None = None, as_json: bool = False, quick: bool = False, de
     if demo:
         print_demo(sys.stdout)
     budget = 0.05 if quick else 0.2
-    result = {
+    result: dict[str, Any] = {
         "schema": SCHEMA, "bufsum": __version__, "python": sys.version.split()[0],
         "numpy": np.__version__ if np is not None else None, "kernel": _bufsum._kernel(),
         "cpus": os.cpu_count(), "units": UNITS,

@@ -13,7 +13,7 @@ import mmap
 import re
 import struct
 import time
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
 from . import _bufsum
 
@@ -44,7 +44,7 @@ class Layout(NamedTuple):
     fortran: bool = False
 
     @property
-    def count(self) -> int:
+    def elements(self) -> int:
         return math.prod(self.shape)
 
     def strides(self) -> tuple[int, ...]:
@@ -108,9 +108,9 @@ def npy_layout(head: bytes, size: int) -> Layout:
         raise ValueError(f".npy dtype {descr!r} is not supported; accepted are bool, (u)int8-64, float16-64, complex64/128")
     order = "=" if descr[0] in "|=" else descr[0]
     lay = Layout(offset, order + _NPY[descr[1:]], int(descr[2:]), shape, fortran)
-    need = offset + lay.count * lay.itemsize
+    need = offset + lay.elements * lay.itemsize
     if need > size:
-        raise ValueError(f"truncated .npy file: {lay.count} elements of {lay.itemsize} bytes need {need} bytes, the file has {size}")
+        raise ValueError(f"truncated .npy file: {lay.elements} elements of {lay.itemsize} bytes need {need} bytes, the file has {size}")
     return lay
 
 
@@ -138,14 +138,14 @@ def sum_file(path: str, fmt: str | None, exact: bool, progress: IO[str] | None) 
 def reduce_file(data: Any, lay: Layout, exact: bool, progress: IO[str] | None) -> object:
     """The reduction of ``lay``'s elements in ``data``, in one call or (with ``progress``) in
     chunks that give the same bits."""
-    how = "fsum" if exact else "sum"
+    how: Literal["sum", "fsum"] = "fsum" if exact else "sum"
     code = lay.format.lstrip("@=<>!")
     # Exact totals and integer sums do not depend on the order: chunks may follow the storage.
     # Float sums follow the logical (C) order, which for Fortran-ordered data is not a run of
     # the file: those are summed in one call, without a progress bar.
     order_free = exact or code not in ("e", "f", "d", "Zf", "Zd")
     in_storage_order = not lay.fortran or sum(n > 1 for n in lay.shape) <= 1
-    if progress is None or lay.count == 0 or not (order_free or in_storage_order):
+    if progress is None or lay.elements == 0 or not (order_free or in_storage_order):
         return _bufsum._reduce_bytes(data, lay.offset, lay.format, lay.itemsize, lay.shape, lay.strides(), how)
     return _chunked(data, lay, exact, progress)
 
@@ -159,7 +159,7 @@ def _chunked(data: Any, lay: Layout, exact: bool, progress: IO[str]) -> object:
         parts = [(order + code[1], part, 0), (order + code[1], part, part)]
     else:
         parts = [(lay.format, lay.itemsize, 0)]
-    n = lay.count
+    n = lay.elements
     chunk = _bufsum._BLOCK << LOG2_BLOCKS
     results = []
     start = time.perf_counter()
