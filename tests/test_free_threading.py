@@ -84,7 +84,10 @@ def calls() -> list[tuple[str, Callable[[Any], Any]]]:
         ("fsum axis", lambda x: bufsum.fsum(x, axis=-1)),
         ("cumsum", lambda x: bufsum.cumsum(x)),
         ("cumsum out", lambda x: bufsum.cumsum(x, out=np.empty(memoryview(x).nbytes // memoryview(x).itemsize))),
+        ("dot", lambda x: bufsum.dot(x, x)),
+        ("fdot", lambda x: bufsum.fdot(x, x)),
         ("Accumulator.add", lambda x: (lambda a: (a.add(x), a.value, a.count))(bufsum.Accumulator())),
+        ("Accumulator.add_products", lambda x: (lambda a: (a.add_products(x, x), a.value))(bufsum.Accumulator())),
     ]
 
 
