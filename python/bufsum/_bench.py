@@ -323,7 +323,7 @@ def print_demo(out: IO[str]) -> None:
         out.write(f"layouts:  4 layouts of 1e6 doubles: bufsum.sum {len(ours)} distinct result(s), "
                   f"numpy.sum {len(theirs)}\n")
     out.write(f"threads:  2 Python threads calling bufsum.fsum at once: {python_threads_speedup(20):.2f}x "
-              f"the rate of 1\n\n")
+              f"one thread's rate\n\n")
     out.flush()
 
 
