@@ -156,28 +156,28 @@ def xsum_large(a: Any) -> float:
     return float(xsum.xsum_round(acc))
 
 
-def one_thread(a: Any) -> dict[str, int]:
+def one_thread(nbytes: int) -> dict[str, int]:
     """threads=None is one thread below 8 MiB; pinned to 1 above, so every row is one core
     (and the per-call rows time the plain call)."""
-    nbytes = a.nbytes if hasattr(a, "nbytes") else memoryview(a).nbytes
     return {"threads": 1} if nbytes >= ONE_THREAD_BYTES else {}
 
 
 class Impl(NamedTuple):
-    """A contender: ``prepare(data)`` gives ``(function, args, kwargs)``, timed as one call."""
+    """A contender: ``prepare(data, nbytes)`` gives ``(function, args, kwargs)``, timed as one
+    call (``nbytes``: the input's size)."""
 
     available: bool
-    prepare: Callable[[Any], tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]]]
+    prepare: Callable[[Any, int], tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]]]
     max_n: int = 1 << 62  # larger inputs are not timed (too slow to be worth the wait)
 
 
 IMPLS: dict[str, Impl] = {
-    "bufsum.sum": Impl(True, lambda a: (_bufsum.sum, (a,), one_thread(a))),
-    "bufsum.fsum": Impl(True, lambda a: (_bufsum.fsum, (a,), one_thread(a))),
-    "numpy.sum": Impl(np is not None, lambda a: (np.sum, (a,), {})),
-    "xsum": Impl(xsum is not None and np is not None, lambda a: (xsum_large, (a,), {})),
-    "math.fsum": Impl(True, lambda a: (math.fsum, (a.tolist(),), {}), max_n=1_000_000),
-    "own sum": Impl(True, own_sum),  # the input library's own sum (Arrow/DLPack rows)
+    "bufsum.sum": Impl(True, lambda a, nbytes: (_bufsum.sum, (a,), one_thread(nbytes))),
+    "bufsum.fsum": Impl(True, lambda a, nbytes: (_bufsum.fsum, (a,), one_thread(nbytes))),
+    "numpy.sum": Impl(np is not None, lambda a, _: (np.sum, (a,), {})),
+    "xsum": Impl(xsum is not None and np is not None, lambda a, _: (xsum_large, (a,), {})),
+    "math.fsum": Impl(True, lambda a, _: (math.fsum, (a.tolist(),), {}), max_n=1_000_000),
+    "own sum": Impl(True, lambda a, _: own_sum(a)),  # the input library's own sum (Arrow/DLPack rows)
 }
 FLOAT64 = ("bufsum.sum", "bufsum.fsum", "numpy.sum", "xsum", "math.fsum")
 # Speed-up columns: (label, bufsum's implementation, the other); other's time / bufsum's time.
@@ -203,6 +203,13 @@ class Case(NamedTuple):
     make: Callable[[int], Any]
     impls: tuple[str, ...]
     needs: str | None = None  # a module the input needs (the row is skipped without it)
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a case's dtype name."""
+    if dtype == "bfloat16":
+        return 2
+    return np.dtype(dtype).itemsize if np is not None else 8
 
 
 def size_label(n: int) -> str:
@@ -243,7 +250,7 @@ def run_cases(quick: bool, budget: float) -> list[dict[str, Any]]:
         for name in case.impls:
             impl = IMPLS[name]
             if impl.available and case.n <= impl.max_n:
-                fn, args, kwargs = impl.prepare(data)
+                fn, args, kwargs = impl.prepare(data, case.n * itemsize(case.dtype))
                 times[name] = best_time(fn, *args, budget=budget, **kwargs)
         rows.append({"name": case.name, "group": case.group, "dtype": case.dtype, "n": case.n,
                      "seconds_per_call": times})
@@ -346,19 +353,21 @@ def print_tables(result: dict[str, Any], out: IO[str]) -> None:
     """Per group of cases: throughput (elements per ns), then bufsum's speed-ups (the other's
     time over bufsum's). Both read "higher is faster"."""
     rows = result["cases"]
+    out.write("Throughput: elements per ns, 1 thread. Speed-up of bufsum: the other's time over\n"
+              "bufsum's. Both read: higher is faster.\n\n")
     for title, groups in TABLES:
         mine = [r for r in rows if r["group"] in groups]
         present = [name for name in IMPLS if any(name in r["seconds_per_call"] for r in mine)]
         if not mine:
             continue
-        out.write(f"{title}: elements per ns, 1 thread (higher is faster)\n")
+        out.write(f"{title} — throughput\n")
         out.write(f"{'case':<17}" + "".join(f"{name:>12}" for name in present) + "\n")
         for r in mine:
             t = r["seconds_per_call"]
             out.write(f"{r['name']:<17}" + "".join(fmt(r["n"] / t[c] / 1e9 if c in t else None, 12) for c in present) + "\n")
         speedups = [s for s in SPEEDUPS if s[1] in present and s[2] in present]
         if speedups:
-            out.write(f"\n{title}: bufsum's speed-up, the other's time over bufsum's (above 1: faster)\n")
+            out.write(f"\n{title} — speed-up of bufsum\n")
             out.write(f"{'case':<17}" + "".join(f"{label:>14}" for label, _, _ in speedups) + "\n")
             for r in mine:
                 t = r["seconds_per_call"]
