@@ -20,6 +20,17 @@ _api.PyCapsule_GetName.restype = c_char_p
 _api.PyCapsule_GetName.argtypes = [ctypes.py_object]
 
 CAPSULE_DESTRUCTOR = CFUNCTYPE(None, c_void_p)
+_api.Py_IncRef.argtypes = [ctypes.py_object]
+
+
+def forever(callback: Any) -> Any:
+    """Keeps a ctypes callback alive for the rest of the process (a deliberate, test-only leak).
+    Capsules call these from their destructors, which may run after the producer that made
+    them was collected: the cyclic GC frees a cycle's objects in no fixed order, and on
+    free-threaded 3.14t a callback's thunk was freed first and the destructor jumped into
+    freed memory."""
+    _api.Py_IncRef(callback)
+    return callback
 
 
 def capsule_name(cap: Any) -> bytes:
@@ -112,11 +123,11 @@ class DLPackProducer:
         )
         if versioned:
             m = DLManagedTensorVersioned(version=DLPackVersion(*self.version), flags=self.flags, dl_tensor=t)
-            deleter = DELETER_V(self._deleted)
+            deleter = forever(DELETER_V(self._deleted))
             name = DLTENSOR_VERSIONED
         else:
             m = DLManagedTensor(dl_tensor=t)
-            deleter = DELETER_L(self._deleted)
+            deleter = forever(DELETER_L(self._deleted))
             name = DLTENSOR
         m.deleter = deleter
 
@@ -126,7 +137,7 @@ class DLPackProducer:
             if is_valid(cap, name):
                 self._deleted(None)
 
-        destructor = CAPSULE_DESTRUCTOR(destroy)
+        destructor = forever(CAPSULE_DESTRUCTOR(destroy))
         self._keep += [shape, strides, m, deleter, destructor]
         cap = _api.PyCapsule_New(ctypes.addressof(m), name, ctypes.cast(destructor, c_void_p))
         self.capsules.append(cap)
@@ -235,13 +246,13 @@ class ArrowProducer:
     @property
     def _schema_release_cb(self) -> Any:
         if not hasattr(self, "_src"):
-            self._src = SCHEMA_RELEASE(self._release_schema)
+            self._src = forever(SCHEMA_RELEASE(self._release_schema))
         return self._src
 
     @property
     def _array_release_cb(self) -> Any:
         if not hasattr(self, "_arc"):
-            self._arc = ARRAY_RELEASE(self._release_array)
+            self._arc = forever(ARRAY_RELEASE(self._release_array))
         return self._arc
 
     def _capsule(self, struct: Any, name: bytes, release_field: str) -> Any:
@@ -252,7 +263,7 @@ class ArrowProducer:
             if getattr(s, release_field):
                 getattr(s, release_field)(ctypes.pointer(s))
 
-        d = CAPSULE_DESTRUCTOR(destroy)
+        d = forever(CAPSULE_DESTRUCTOR(destroy))
         self._keep += [struct, d]
         return _api.PyCapsule_New(ctypes.addressof(struct), name, ctypes.cast(d, c_void_p))
 
@@ -291,7 +302,7 @@ class ArrowProducer:
             self.released["stream"] += 1
             p.contents.release = STREAM_RELEASE()
 
-        cbs = [GET_SCHEMA(get_schema), GET_NEXT(get_next), GET_LAST_ERROR(get_last_error), STREAM_RELEASE(release)]
+        cbs = [forever(GET_SCHEMA(get_schema)), forever(GET_NEXT(get_next)), forever(GET_LAST_ERROR(get_last_error)), forever(STREAM_RELEASE(release))]
         st.get_schema, st.get_next, st.get_last_error, st.release = cbs
         self._keep += [*cbs, message]
         return self._capsule(st, b"arrow_array_stream", "release")
