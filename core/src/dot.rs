@@ -325,7 +325,12 @@ pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> To
         trees
             .iter()
             .zip(terms)
-            .fold(0.0, |acc, (&v, t)| if t.negate { acc - v } else { acc + v })
+            // From -0.0, the exact additive identity: a lone term keeps its own sign of zero,
+            // as `sum` does.
+            .fold(
+                -0.0,
+                |acc, (&v, t)| if t.negate { acc - v } else { acc + v },
+            )
     };
     match &plan.im {
         None => Total::Float(value(&plan.re)),
