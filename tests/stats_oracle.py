@@ -196,7 +196,15 @@ def oracle_fsum(values: Sequence[Real]) -> float:
         return math.nan
     if pos or neg:
         return math.inf if pos else -math.inf
-    return round_half_even(sum((Fraction(v) for v in values), Fraction(0)))
+    return round_half_even(exact_sum(values))
+
+
+def exact_sum(values: Sequence[Real]) -> Fraction:
+    """Σx exactly (finite values): Fractions for modest n, one common scale for large n."""
+    if len(values) <= 400:
+        return sum((Fraction(v) for v in values), Fraction(0))
+    xs, k = scaled_ints(values)
+    return Fraction(sum(xs), 1 << k)
 
 
 def oracle_fdot(xs: Sequence[Real], ys: Sequence[Real]) -> float:

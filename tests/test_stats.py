@@ -1203,6 +1203,16 @@ fuzz_data = st.one_of(
                      np.zeros(3, "m8"), np.array(5.0), np.zeros(4, ">f2")]),
     junk,
 )
+try:
+    import pyarrow as _pa
+
+    fuzz_data = fuzz_data | st.sampled_from([
+        _pa.array([1.0, None, math.nan]), _pa.chunked_array([[1, None], [], [3]]), _pa.array([], type=_pa.float16()),
+        _pa.array([True, None]), _pa.array(["s"]), _pa.chunked_array([], type=_pa.float64()),
+        _pa.array([1.0, 2.0, 3.0]).slice(1, 1), _pa.array([None, None], type=_pa.int8()),
+    ])
+except ImportError:  # pragma: no cover
+    pass
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1235,3 +1245,107 @@ def test_statistics_never_panic(data: st.DataObject) -> None:
                 if type(e).__name__ == "PanicException":
                     pytest.fail(f"{name}: Rust panic {e!r} for data={x!r} kwargs={args!r}")
                 assert isinstance(e, ALLOWED), f"{name}: unexpected {type(e).__name__}: {e}"
+
+
+# =============================================================================================
+# DLPack-only formats and strides (bfloat16, float8, zero and negative strides, byte_offset)
+
+
+def test_dlpack_bfloat16_float8_and_strides() -> None:
+    import struct
+
+    from producers import BFLOAT, F8_E5M2, FLOAT, DLPackProducer
+
+    rng = np.random.default_rng(40)
+    src = (rng.standard_normal(3001) * 10.0 ** rng.integers(-30, 30, 3001)).astype(np.float32).tolist()
+    tops = [struct.unpack("<I", struct.pack("<f", v))[0] >> 16 for v in src]
+    exact = [struct.unpack("<f", struct.pack("<I", t << 16))[0] for t in tops]
+    raw = struct.pack(f"<{len(tops)}H", *tops)
+    finite = [v for v in exact if math.isfinite(v)]
+    assert len(finite) == len(exact)
+    for name in STATS:
+        assert_same(run(name, DLPackProducer(raw, BFLOAT, 16, [len(exact)])), oracle(name, exact), f"bfloat16 {name}")
+    # bfloat16 with NaN: omit drops them, raise counts them
+    tops_nan = list(tops)
+    for i in (0, 17, 2048, 3000):
+        tops_nan[i] = 0x7FC0
+    raw_nan = struct.pack(f"<{len(tops)}H", *tops_nan)
+    kept = [v for i, v in enumerate(exact) if i not in (0, 17, 2048, 3000)]
+    for name in STATS:
+        got = run(name, DLPackProducer(raw_nan, BFLOAT, 16, [len(exact)]), nan_policy="omit")
+        assert_same(got, oracle(name, kept), f"bfloat16 omit {name}")
+        with pytest.raises(ValueError, match=r"\b4\b"):
+            getattr(bufsum, name)(DLPackProducer(raw_nan, BFLOAT, 16, [len(exact)]), nan_policy="raise")
+    # float8 e5m2: every finite byte
+    def e5m2(b: int) -> float:
+        sign = -1.0 if b >> 7 else 1.0
+        e, m = (b >> 2) & 31, b & 3
+        if e == 31:
+            return sign * math.inf if m == 0 else math.nan
+        return sign * (m / 4 * 2.0**-14 if e == 0 else (1 + m / 4) * 2.0 ** (e - 15))
+
+    bs = [b for b in range(256) if math.isfinite(e5m2(b))]
+    v8 = [e5m2(b) for b in bs]
+    for name in STATS:
+        assert_same(run(name, DLPackProducer(bytes(bs), F8_E5M2, 8, [len(bs)])), oracle(name, v8), f"float8 {name}")
+    # strides in elements: reversed through byte_offset, zero stride, odd 2-d strides
+    x = np.arange(600, dtype=np.float64) * 1.5 + 1e15
+    r = x.tobytes()
+    rev = DLPackProducer(r, FLOAT, 64, [600], strides=[-1], byte_offset=599 * 8)
+    zero = DLPackProducer(r, FLOAT, 64, [1000], strides=[0], byte_offset=8)
+    odd = DLPackProducer(r, FLOAT, 64, [4, 50], strides=[101, 2], byte_offset=3 * 8)
+    odd_vals = [x[3 + 101 * i + 2 * j] for i in range(4) for j in range(50)]
+    for name in STATS:
+        assert_same(run(name, rev), oracle(name, x.tolist()), f"reversed dlpack {name}")
+        assert_same(run(name, zero), oracle(name, [x[1]] * 1000), f"zero-stride dlpack {name}")
+        assert_same(run(name, odd), oracle(name, odd_vals), f"odd-strided dlpack {name}")
+        got = np.asarray(run(name, DLPackProducer(r, FLOAT, 64, [4, 50], strides=[101, 2], byte_offset=3 * 8), axis=1))
+        for g, i in zip(got.tolist(), range(4)):
+            assert_same(g, oracle(name, odd_vals[50 * i: 50 * i + 50]), f"odd-strided dlpack {name} axis=1 row {i}")
+
+
+def test_other_buffer_exporters() -> None:
+    import mmap
+
+    data = bytes(range(256)) * 3
+    vals = list(data)
+    m = mmap.mmap(-1, len(data))
+    m.write(data)
+    be = (ctypes.c_int32.__ctype_be__ * 5)(-7, 2**31 - 1, -(2**31), 0, 12345)  # type: ignore[attr-defined]
+    for name in STATS:
+        for what, obj in (("bytes", data), ("bytearray", bytearray(data)), ("mmap", m), ("memoryview", memoryview(data))):
+            assert_same(run(name, obj), oracle(name, vals), f"{name} of {what}")
+        assert_same(run(name, be), oracle(name, [-7, 2**31 - 1, -(2**31), 0, 12345]), f"{name} of big-endian ctypes")
+    m.close()
+    # a bytearray can be resized after every call, success or error (no leaked export)
+    ba = bytearray(b"\x01\x02\x03\x04" * 4)
+    for name in STATS:
+        getattr(bufsum, name)(ba)
+        with pytest.raises(ValueError):
+            getattr(bufsum, name)(ba, nan_policy="nope")
+        with pytest.raises((ValueError, TypeError)):
+            getattr(bufsum, name)(ba, axis=3)
+        ba.append(0)
+        del ba[-1]
+
+
+def test_gil_released_during_long_statistics() -> None:
+    """Another Python thread runs in the middle of a long call (zero strides: a long call over
+    no memory). No speed is compared; the values are checked too."""
+    from conftest import gil_released_during
+
+    x = np.broadcast_to(np.float64(1e15 + 0.125), (10_000_000,))
+    for name in STATS:
+        for kw in ({}, {"nan_policy": "omit"}):
+            box: list[Any] = []
+            assert gil_released_during(lambda: box.append(getattr(bufsum, name)(x, threads=1, **kw))), (name, kw)
+            assert_same(box[0], 1e15 + 0.125 if name == "mean" else 0.0, f"{name}{kw}")
+
+
+def test_unsupported_arrow_types_are_type_errors() -> None:
+    pa = pytest.importorskip("pyarrow")
+    for arr in (pa.array(["a", "b"]), pa.array([1, 2], type=pa.timestamp("s")), pa.array([[1.0], [2.0]]),
+                pa.array([1, 2], type=pa.decimal128(5, 2)), pa.array(["x", "y", "x"]).dictionary_encode()):
+        for name in STATS:
+            with pytest.raises(TypeError):
+                getattr(bufsum, name)(arr)
