@@ -294,6 +294,36 @@ def test_omit_complex_element_is_nan_when_either_part_is() -> None:
 # dot / fdot: a pair goes when either element is NaN
 
 
+def gathered_dot(gx: np.ndarray, gy: np.ndarray) -> Any:
+    """The reference for dot with 'omit': dot over the gathered pairs; no pairs at all is the
+    empty sum, +0.0 (test_dot_of_no_pairs_is_positive_zero checks bufsum.dot agrees)."""
+    if gx.size == 0 and (gx.dtype.kind == "f" or gy.dtype.kind == "f"):
+        return 0.0
+    return bufsum.dot(gx, gy)
+
+
+def test_dot_of_no_pairs_is_positive_zero() -> None:
+    """An empty dot product is the empty sum, +0.0 (as `sum`, `fsum`, `fdot` and numpy.dot give),
+    whatever the layout: the same bits for the same (empty) sequence, and the same as 'omit'
+    dropping every pair."""
+    cases = {
+        "f8 . f8": (np.zeros(0), np.zeros(0)),
+        "f8 . >f8": (np.zeros(0), np.zeros(0, ">f8")),
+        "f4 . f8": (np.zeros(0, np.float32), np.zeros(0)),
+        "memoryviews": (memoryview(b"").cast("d"), memoryview(b"").cast("d")),
+        "2-d with an empty axis": (np.zeros((3, 0)), np.zeros((3, 0))),
+        "every pair NaN, omitted": (np.array([np.nan, 1.0]), np.array([2.0, np.nan])),
+    }
+    for what, (x, y) in cases.items():
+        for name in ("dot", "fdot"):
+            for t in (None, 1, 2):
+                assert_same(getattr(bufsum, name)(x, y, nan_policy="omit", threads=t), 0.0, f"{name} omit {what} threads={t}")
+                if "NaN" not in what:
+                    assert_same(getattr(bufsum, name)(x, y, threads=t), 0.0, f"{name} {what} threads={t}")
+    got = np.asarray(bufsum.dot(np.zeros((3, 0)), np.zeros((3, 0)), axis=1))
+    assert [math.copysign(1.0, v) for v in got.tolist()] == [1.0, 1.0, 1.0], f"zero-length axis gives zeros, got {got.tolist()}"
+
+
 def dot_pairs(rng: np.random.Generator, n: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     x = rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)
     y = rng.standard_normal(n) * 10.0 ** rng.integers(-30, 30, n)
@@ -318,7 +348,7 @@ def test_dot_omit_skips_pairs_and_has_the_gathered_bits(n: int) -> None:
         keep = ~(isnan_elem(x) | isnan_elem(y))
         gx = np.ascontiguousarray(x[keep])
         gy = np.ascontiguousarray(y[keep])
-        want = bufsum.dot(gx, gy)
+        want = gathered_dot(gx, gy)
         variants = [
             ("contiguous", x, y),
             ("reversed views of reversed copies", x[::-1].copy()[::-1], y[::-1].copy()[::-1]),
@@ -357,7 +387,7 @@ def test_dot_omit_with_arrow_nulls_and_nans() -> None:
     ax = pa.array(x, mask=xnull)
     ay = pa.chunked_array([pa.array(y[:1000], mask=ynull[:1000]), pa.array(y[1000:], mask=ynull[1000:])])
     keep = ~(xnull | ynull | np.isnan(x) | np.isnan(y))
-    want = bufsum.dot(np.ascontiguousarray(x[keep]), np.ascontiguousarray(y[keep]))
+    want = gathered_dot(np.ascontiguousarray(x[keep]), np.ascontiguousarray(y[keep]))
     assert_same(bufsum.dot(ax, ay, nan_policy="omit"), want)
     assert_same(bufsum.fdot(ax, ay, nan_policy="omit"), oracle_fdot(vals(x[keep]), vals(y[keep])))
     nan_count = int((xnan & ~xnull).sum() + (ynan & ~ynull).sum())
@@ -584,7 +614,7 @@ def test_axis_with_omit_is_the_function_of_each_gathered_slice(layout: str) -> N
                     assert_same(g, bufsum.sum(gathered(r)), what)
                 elif name == "dot":
                     k = ~(np.isnan(r) | np.isnan(yr))
-                    assert_same(g, bufsum.dot(np.ascontiguousarray(r[k]), np.ascontiguousarray(yr[k])), what)
+                    assert_same(g, gathered_dot(np.ascontiguousarray(r[k]), np.ascontiguousarray(yr[k])), what)
                 elif name == "fdot":
                     k = ~(np.isnan(r) | np.isnan(yr))
                     assert_same(g, oracle_fdot(vals(r[k]), vals(yr[k])), what)
@@ -648,5 +678,44 @@ def test_hypothesis_omit_bits(data: st.DataObject) -> None:
         x = np.asarray(logical)
         keep = ~(isnan_elem(x.ravel()) | isnan_elem(y.ravel()))
         gx, gy = np.ascontiguousarray(x.ravel()[keep]), np.ascontiguousarray(y.ravel()[keep])
-        assert_same(bufsum.dot(x, y, nan_policy="omit", threads=threads), bufsum.dot(gx, gy), f"dot {lname}")
+        assert_same(bufsum.dot(x, y, nan_policy="omit", threads=threads), gathered_dot(gx, gy), f"dot {lname}")
         assert_same(bufsum.fdot(x, y, nan_policy="omit", threads=threads), oracle("fdot", gx, gy), f"fdot {lname}")
+
+
+def test_complex_dot_omit() -> None:
+    """A complex element is NaN when either part is; the pair goes; dot keeps the gathered bits
+    and fdot is each part of the exact Σ x·y (no conjugation) rounded once."""
+    rng = np.random.default_rng(17)
+    for n in (9, 700):
+        for pname, pat in nan_patterns(n, rng).items():
+            x = with_nans(n, pat, rng, "c16")
+            for y in (rng.standard_normal(n), with_nans(n, np.roll(pat, 3), rng, "c16")):
+                keep = ~(isnan_elem(x) | isnan_elem(y))
+                gx, gy = np.ascontiguousarray(x[keep]), np.ascontiguousarray(y[keep])
+                got = bufsum.dot(x, y, nan_policy="omit")
+                if gx.size:
+                    assert_same(got, bufsum.dot(gx, gy), f"complex dot omit {pname}")
+                else:
+                    assert got == 0 and not (math.isnan(got.real) or math.isnan(got.imag))
+                yc = gy.astype(np.complex128)
+                re = oracle_fdot(vals(gx.real) + vals(-gx.imag), vals(yc.real) + vals(yc.imag))
+                im = oracle_fdot(vals(gx.real) + vals(gx.imag), vals(yc.imag) + vals(yc.real))
+                assert_same(both_paths(lambda: bufsum.fdot(x, y, nan_policy="omit"), "fdot"), complex(re, im), f"complex fdot omit {pname}")
+
+
+def test_dot_zero_results_have_one_sign_whatever_the_path() -> None:
+    """dot's reproducibility covers the sign of a zero result: the same pairs give the same bits
+    whatever the byte order, layout, length class or thread count, and 'omit' gives the bits of
+    the gathered pairs (the SPEC does not say which zero; it says one)."""
+    for n in (1, 2, 300, BLOCK, BLOCK + 1, 5000):
+        z = np.full(n, -0.0)
+        one = np.ones(n)
+        variants = {
+            "native": bufsum.dot(z, one),
+            "big-endian x": bufsum.dot(z.astype(">f8"), one),
+            "strided x": bufsum.dot(np.repeat(z, 2)[::2], one),
+            "threads=2": bufsum.dot(z, one, threads=2),
+            "omit with a NaN pair appended": bufsum.dot(np.append(z, np.nan), np.append(one, 1.0), nan_policy="omit"),
+        }
+        signs = {k: math.copysign(1.0, v) for k, v in variants.items()}
+        assert len(set(signs.values())) == 1, f"n={n}: the sign of dot's zero depends on the path: {signs}"

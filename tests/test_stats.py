@@ -1038,6 +1038,18 @@ def test_dask_statistics_any_chunking(name: str) -> None:
     xi = da.from_array(ints, chunks=333)
     assert_same(_computed(getattr(bd, name)(xi)), oracle(name, values_of(ints)))
     assert_same(_computed(getattr(bd, name)(da.from_array(np.zeros(0), chunks=5))), math.nan)
+    for special in ([math.inf, 1.0, 2.0], [math.inf, -math.inf], [math.nan, 1.0], [-MAX, MAX, MAX], [TINY, 0.0] * 3):
+        xs = da.from_array(np.array(special), chunks=1)
+        assert_same(_computed(getattr(bd, name)(xs)), oracle(name, special), f"dask {name} of {special}")
+    if name != "mean":
+        assert_same(_computed(getattr(bd, name)(xi, ddof=2**63)), math.nan)
+        assert_same(_computed(getattr(bd, name)(xi, ddof=3000)), math.nan)
+        with pytest.raises(ValueError):
+            getattr(bd, name)(xi, ddof=-1)
+        with pytest.raises(TypeError):
+            getattr(bd, name)(da.from_array(np.ones(3, dtype=np.complex128)))
+    with pytest.raises(TypeError):
+        getattr(bd, name)(np.ones(3))  # in-memory data goes to bufsum.{name}
     if name == "mean":
         z = da.from_array(a + 1j * a[::-1], chunks=(9, 13))
         assert_same(_computed(bd.mean(z)), oracle_mean_complex(values_of(a + 1j * a[::-1])))
@@ -1063,14 +1075,16 @@ def test_dask_fdot_chunked_differently() -> None:
     from stats_oracle import oracle_fdot
 
     rng = np.random.default_rng(32)
-    x = rng.standard_normal(3000) * 10.0 ** rng.integers(-150, 150, 3000)
-    y = rng.standard_normal(3000) * 10.0 ** rng.integers(-150, 150, 3000)
+    x = rng.standard_normal(600) * 10.0 ** rng.integers(-150, 150, 600)
+    y = rng.standard_normal(600) * 10.0 ** rng.integers(-150, 150, 600)
     want = oracle_fdot(values_of(x), values_of(y))
-    for cx, cy in [(3000, 3000), (100, 333), (1, 1000), (777, 64)]:
+    for cx, cy in [(600, 600), (100, 333), (7, 600), (77, 64)]:
         got = _computed(bd.fdot(da.from_array(x, chunks=cx), da.from_array(y, chunks=cy)))
         assert_same(got, want, f"dask fdot chunks {cx} / {cy}")
-    x2, y2 = x.reshape(60, 50), y.reshape(60, 50)
-    assert_same(_computed(bd.fdot(da.from_array(x2, chunks=(7, 50)), da.from_array(y2, chunks=(60, 3)))), want)
+    x2, y2 = x.reshape(30, 20), y.reshape(30, 20)
+    assert_same(_computed(bd.fdot(da.from_array(x2, chunks=(7, 20)), da.from_array(y2, chunks=(30, 3)))), want)
+    with pytest.raises(ValueError):
+        bd.fdot(da.from_array(x), da.from_array(y[:-1]))
 
 
 def test_dask_distributed_statistics() -> None:
