@@ -815,7 +815,7 @@ def test_every_exporter_for_other_formats(dtype: str) -> None:
 
 def test_thread_counts_give_identical_bits() -> None:
     rng = np.random.default_rng(2)
-    n = 40_000
+    n = 20_000  # ten canonical blocks
     datas = {
         "wide": rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n),
         "1e15": 1e15 + rng.integers(-4, 5, n).astype(np.float64),
@@ -826,7 +826,7 @@ def test_thread_counts_give_identical_bits() -> None:
     for what, a in datas.items():
         vals = values_of(a)
         want = {name: oracle(name, vals, 1) for name in STATS}
-        for t in (1, 2, 3, 4, None):
+        for t in (1, 2, 3, 4):
             for name in STATS:
                 kw = {} if name == "mean" else {"ddof": 1}
                 assert_same(run(name, a, threads=t, **kw), want[name], f"{what} {name} threads={t}")
@@ -1055,7 +1055,7 @@ def test_dask_statistics_any_chunking(name: str) -> None:
         assert_same(_computed(bd.mean(z)), oracle_mean_complex(values_of(a + 1j * a[::-1])))
 
 
-@pytest.mark.parametrize("scheduler", ["synchronous", "threads", "processes"])
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])  # processes: see the distributed test
 def test_dask_statistics_on_schedulers(scheduler: str) -> None:
     da, bd = _dask()
     names = [n for n in STATS if hasattr(bd, n)]
