@@ -317,6 +317,27 @@ fn integers_of_any_size() {
 }
 
 #[test]
+fn totals_at_the_edge_of_the_digit_window() {
+    // -(2^2047 - 2^1900) - (2^2047 + 2^1000): the top digit reaches exactly -2^32.
+    let a = -((BigInt::from(1) << 2047usize) - (BigInt::from(1) << 1900usize));
+    let b = -((BigInt::from(1) << 2047usize) + (BigInt::from(1) << 1000usize));
+    let mut s = ExactSum::new();
+    s.add_int(&a);
+    s.add_int(&b);
+    assert_eq!(s.round(), f64::NEG_INFINITY);
+    assert_eq!(s.to_bigint(), (&a + &b) << UNIT_BIT as usize);
+    for k in [2047usize, 2048, 2049] {
+        let mut t = ExactSum::new();
+        t.add_int(&-(BigInt::from(1) << k));
+        t.add_int(&-(BigInt::from(1) << k));
+        assert_eq!(t.round(), f64::NEG_INFINITY, "-2^{k} twice");
+        t.add_int(&(BigInt::from(1) << (k + 1)));
+        t.add_f64(-2.5);
+        assert_eq!(t.round(), -2.5, "back from -2^{}", k + 1);
+    }
+}
+
+#[test]
 fn products_exactly() {
     let mut r = lcg(11);
     let mut s = ExactSum::new();
