@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__, _bufsum
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.file is None or args.file == "bench":
         if args.format is not None or args.exact:
             p.error("--format and --exact apply to a FILE")
+        # Every row is one core: BLAS-backed contenders (numpy.dot) get one thread too, unless
+        # the caller chose otherwise. Set before NumPy is first imported.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
         from . import _bench
 
         demo = args.file is None and not args.json

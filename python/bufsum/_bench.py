@@ -15,11 +15,15 @@ are stable; new keys may be added:
 - ``units``: the unit of each measured quantity, in words.
 - ``cases``: one object per case, in table order: ``name`` (the row label, unique),
   ``group`` (``"size"``: the float64 size sweep, drawn as lines over ``n``; ``"layout"``,
-  ``"data"``, ``"format"``, ``"exporter"`` (Arrow and DLPack inputs): single points),
+  ``"data"``, ``"format"``, ``"dot"``, ``"mean"``, ``"spread"``, ``"nan"``, ``"exact"``,
+  ``"exporter"`` (Arrow and DLPack inputs): single points),
   ``dtype`` (NumPy's name for the input's element type), ``n`` (elements), and
   ``seconds_per_call``: ``{implementation: seconds}`` for each implementation timed on it
   (``bufsum.sum``, ``bufsum.fsum``, ``numpy.sum``, ``xsum``, ``math.fsum``, ``own sum`` = the
-  input library's own sum, ...; one absent when not installed, or too slow at that size).
+  input library's own sum, ``bufsum.dot``, ``numpy.dot``, ``xsum dot``, ``sumprod``,
+  ``bufsum.mean``/``var``/``std`` and NumPy's, ``sum omit``/``mean omit`` (nan_policy='omit')
+  against ``nansum``/``nanmean``/``bn.nansum``, ``acc.add`` = ``Accumulator.add``; one absent
+  when not installed, or too slow at that size). Dot rows count pairs.
 - ``parallel``: ``{measurement: speed-up}``, time of the first way over time of the second
   (above 1: parallel is faster).
 - ``rss_growth_kib``: peak resident memory growth while summing a large strided view.
@@ -135,6 +139,24 @@ def torch_bfloat16(n: int) -> Any:
     return torch.from_numpy(normal(n).astype(np.float32)).bfloat16()
 
 
+def pair(make: Callable[[int], Any], other: Callable[[int], Any] | None = None) -> Callable[[int], Any]:
+    """Inputs of the dot-product rows: ``(x, y)``, x made by ``make`` and y a float64 normal
+    (or by ``other``)."""
+
+    def both(n: int) -> tuple[Any, Any]:
+        y = normal(n + 1)[:n] if other is None else other(n)
+        return make(n), y
+
+    return both
+
+
+def with_nans(n: int) -> Any:
+    """n standard-normal doubles, 1 % of them NaN."""
+    a = normal(n).copy()
+    a[np.random.default_rng(13).random(n) < 0.01] = np.nan
+    return a
+
+
 def own_sum(a: Any) -> tuple[Callable[..., object], tuple[Any, ...], dict[str, Any]]:
     """The exporter's own reduction of ``a``: ``Series.sum``, ``pyarrow.compute.sum``,
     ``torch.sum`` or ``numpy.sum``."""
@@ -154,6 +176,24 @@ def xsum_large(a: Any) -> float:
     acc = xsum.xsum_large_accumulator()
     xsum.xsum_add(acc, a)
     return float(xsum.xsum_round(acc))
+
+
+def xsum_dot(x: Any, y: Any) -> float:
+    acc = xsum.xsum_large_accumulator()
+    xsum.xsum_add_dot(acc, x, y)
+    return float(xsum.xsum_round(acc))
+
+
+def xsum_mean(a: Any) -> float:
+    acc = xsum.xsum_large_accumulator()
+    xsum.xsum_add(acc, a)
+    return float(xsum.xsum_large_div_int(acc, len(a)))
+
+
+def accumulate(a: Any) -> float:
+    acc = _bufsum.Accumulator()
+    acc.add(a)
+    return acc.value
 
 
 def one_thread(nbytes: int) -> dict[str, int]:
@@ -178,6 +218,30 @@ IMPLS: dict[str, Impl] = {
     "xsum": Impl(xsum is not None and np is not None, lambda a, _: (xsum_large, (a,), {})),
     "math.fsum": Impl(True, lambda a, _: (math.fsum, (a.tolist(),), {}), max_n=1_000_000),
     "own sum": Impl(True, lambda a, _: own_sum(a)),  # the input library's own sum (Arrow/DLPack rows)
+    # Dot products: the input is a pair (x, y).
+    "bufsum.dot": Impl(True, lambda a, nbytes: (_bufsum.dot, a, one_thread(2 * nbytes))),
+    "bufsum.fdot": Impl(True, lambda a, nbytes: (_bufsum.fdot, a, one_thread(2 * nbytes))),
+    "numpy.dot": Impl(np is not None, lambda a, _: (np.dot, a, {})),
+    "xsum dot": Impl(xsum is not None and np is not None, lambda a, _: (xsum_dot, a, {})),
+    "sumprod": Impl(hasattr(math, "sumprod"), lambda a, _: (math.sumprod, (a[0].tolist(), a[1].tolist()), {}),
+                    max_n=1_000_000),
+    # Statistics.
+    "bufsum.mean": Impl(True, lambda a, nbytes: (_bufsum.mean, (a,), one_thread(nbytes))),
+    "numpy.mean": Impl(np is not None, lambda a, _: (np.mean, (a,), {})),
+    "xsum mean": Impl(xsum is not None and np is not None, lambda a, _: (xsum_mean, (a,), {})),
+    "bufsum.var": Impl(True, lambda a, nbytes: (_bufsum.var, (a,), one_thread(nbytes))),
+    "numpy.var": Impl(np is not None, lambda a, _: (np.var, (a,), {})),
+    "bufsum.std": Impl(True, lambda a, nbytes: (_bufsum.std, (a,), one_thread(nbytes))),
+    "numpy.std": Impl(np is not None, lambda a, _: (np.std, (a,), {})),
+    # NaN policy 'omit' against the NaN-skipping sums of NumPy and bottleneck.
+    "sum omit": Impl(True, lambda a, nbytes: (_bufsum.sum, (a,), {"nan_policy": "omit", **one_thread(nbytes)})),
+    "nansum": Impl(np is not None, lambda a, _: (np.nansum, (a,), {})),
+    "bn.nansum": Impl(importlib.util.find_spec("bottleneck") is not None,
+                      lambda a, _: (_module("bottleneck").nansum, (a,), {})),
+    "mean omit": Impl(True, lambda a, nbytes: (_bufsum.mean, (a,), {"nan_policy": "omit", **one_thread(nbytes)})),
+    "nanmean": Impl(np is not None, lambda a, _: (np.nanmean, (a,), {})),
+    # The exact accumulator on its own (no certified pass can serve an exact state).
+    "acc.add": Impl(True, lambda a, _: (accumulate, (a,), {})),
 }
 FLOAT64 = ("bufsum.sum", "bufsum.fsum", "numpy.sum", "xsum", "math.fsum")
 # Speed-up columns: (label, bufsum's implementation, the other); other's time / bufsum's time.
@@ -188,6 +252,18 @@ SPEEDUPS = [
     ("fsum vs math", "bufsum.fsum", "math.fsum"),
     ("sum vs own", "bufsum.sum", "own sum"),
     ("fsum vs own", "bufsum.fsum", "own sum"),
+    ("dot vs numpy", "bufsum.dot", "numpy.dot"),
+    ("fdot vs numpy", "bufsum.fdot", "numpy.dot"),
+    ("fdot vs xsum", "bufsum.fdot", "xsum dot"),
+    ("fdot vs math", "bufsum.fdot", "sumprod"),
+    ("mean vs numpy", "bufsum.mean", "numpy.mean"),
+    ("mean vs xsum", "bufsum.mean", "xsum mean"),
+    ("var vs numpy", "bufsum.var", "numpy.var"),
+    ("std vs numpy", "bufsum.std", "numpy.std"),
+    ("sum vs nansum", "sum omit", "nansum"),
+    ("sum vs bn", "sum omit", "bn.nansum"),
+    ("mean vs np", "mean omit", "nanmean"),
+    ("acc vs xsum", "acc.add", "xsum"),
 ]
 
 
@@ -225,6 +301,31 @@ def cases(quick: bool) -> list[Case]:
     out.append(Case("ill-cond., n=1e6", "data", "float64", 1_000_000, ill_conditioned, FLOAT64))
     for dt in ["int64", "int32", "uint8", "float32", "float16", ">f8", "complex128"]:
         out.append(Case(f"{dt}, n=1e6", "format", dt, 1_000_000, of_dtype(dt), ("bufsum.sum", "numpy.sum"), "numpy"))
+    # Dot products, statistics, NaN policy, the exact accumulator.
+    dots = ("bufsum.dot", "bufsum.fdot", "numpy.dot", "xsum dot", "sumprod")
+    out += [
+        Case("dot, n=1", "dot", "float64", 1, pair(normal), dots, "numpy"),
+        Case("dot, n=1e5", "dot", "float64", 100_000, pair(normal), dots, "numpy"),
+        Case(f"dot, n={size_label(big)}", "dot", "float64", big, pair(normal), dots, "numpy"),
+        Case("f32·f64, n=1e6", "dot", "float64", 1_000_000, pair(of_dtype("float32")),
+             ("bufsum.dot", "bufsum.fdot", "numpy.dot"), "numpy"),
+        Case("i32·f64, n=1e6", "dot", "float64", 1_000_000, pair(of_dtype("int32")),
+             ("bufsum.dot", "bufsum.fdot", "numpy.dot"), "numpy"),
+        Case(">f8·f8, n=1e6", "dot", "float64", 1_000_000, pair(of_dtype(">f8")),
+             ("bufsum.dot", "bufsum.fdot", "numpy.dot"), "numpy"),
+        Case("a[::2]·f8, 1e6", "dot", "float64", 1_000_000, pair(every_other),
+             ("bufsum.dot", "bufsum.fdot", "numpy.dot"), "numpy"),
+    ]
+    for n in sorted({1_000_000, big}):
+        out.append(Case(f"mean, n={size_label(n)}", "mean", "float64", n, normal,
+                        ("bufsum.mean", "numpy.mean", "xsum mean"), "numpy"))
+        out.append(Case(f"var, n={size_label(n)}", "spread", "float64", n, normal,
+                        ("bufsum.var", "numpy.var", "bufsum.std", "numpy.std"), "numpy"))
+    out.append(Case(f"1% NaN, n={size_label(big)}", "nan", "float64", big, with_nans,
+                    ("sum omit", "nansum", "bn.nansum", "mean omit", "nanmean"), "numpy"))
+    out.append(Case(f"exact, n={size_label(big)}", "exact", "float64", big, normal, ("acc.add", "xsum"), "numpy"))
+    out.append(Case("exact, ill-cond.", "exact", "float64", 1_000_000, ill_conditioned,
+                    ("bufsum.fsum", "acc.add", "xsum"), "numpy"))
     # Arrow and DLPack inputs against the exporter's own sum.
     n, label = (1_000_000, "1e6") if quick else (10_000_000, "1e7")
     both, one = ("bufsum.sum", "bufsum.fsum", "own sum"), ("bufsum.sum", "own sum")
@@ -345,6 +446,11 @@ def fmt(x: float | None, width: int, digits: int = 3) -> str:
 TABLES = [
     ("float64", ("size", "layout", "data")),
     ("other formats", ("format",)),
+    ("dot products (pairs per ns)", ("dot",)),
+    ("mean", ("mean",)),
+    ("var and std", ("spread",)),
+    ("NaN policy 'omit'", ("nan",)),
+    ("exact accumulator", ("exact",)),
     ("Arrow and DLPack inputs", ("exporter",)),
 ]
 
