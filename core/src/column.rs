@@ -390,9 +390,7 @@ impl<'c, T: Scalar> Cursor<'c, T> {
             _ => ones(k),
         };
         if self.omit_nan && k <= WORD {
-            for (j, &x) in vals.iter().enumerate() {
-                present &= !(u64::from(x.is_nan()) << j);
-            }
+            present &= !nan_mask(vals);
         }
         self.pos += k;
         (vals, present)
@@ -407,6 +405,27 @@ impl<'c, T: Scalar> Cursor<'c, T> {
                 .get(self.seg)
                 .is_some_and(|s| s.validity.is_none())
     }
+}
+
+/// Bit `j` set where `vals[j]` (at most 64 values) is NaN; in groups of eight, which compile to
+/// vector compares and mask extractions.
+#[inline]
+fn nan_mask<T: Scalar>(vals: &[T]) -> u64 {
+    let mut mask = 0u64;
+    let mut groups = vals.chunks_exact(8);
+    let mut shift = 0;
+    for g in &mut groups {
+        let mut byte = 0u64;
+        for (i, &x) in g.iter().enumerate() {
+            byte |= u64::from(x.is_nan()) << i;
+        }
+        mask |= byte << shift;
+        shift += 8;
+    }
+    for (i, &x) in groups.remainder().iter().enumerate() {
+        mask |= u64::from(x.is_nan()) << (shift + i);
+    }
+    mask
 }
 
 /// Collects present values into canonical blocks.
