@@ -59,6 +59,17 @@ fn two_sum_fma(a: f64, b: f64, one: f64) -> (f64, f64) {
     (s, e)
 }
 
+/// `q + c²`: one fused multiply-add where FMA is hardware (one rounding instead of two, which
+/// the bound's count of roundings already covers), a multiply and an add elsewhere.
+#[inline(always)]
+fn sq_add<const FMA: bool>(c: f64, q: f64) -> f64 {
+    if FMA {
+        c.mul_add(c, q)
+    } else {
+        c * c + q
+    }
+}
+
 /// Lane steps generic over the TwoSum flavour (`FMA`: [`two_sum_fma`]).
 #[inline(always)]
 fn sum2<const FMA: bool>(a: f64, b: f64, one: f64) -> (f64, f64) {
@@ -74,7 +85,7 @@ fn lane_step<const FMA: bool>(st: &mut Lanes, j: usize, x: f64, one: f64) {
     let (s, e) = sum2::<FMA>(st.s[j], x, one);
     st.s[j] = s;
     st.c[j] += e;
-    st.q[j] += st.c[j] * st.c[j];
+    st.q[j] = sq_add::<FMA>(st.c[j], st.q[j]);
 }
 
 /// One pair into lane `j` (Ogita, Rump and Oishi's `Dot2`): the product is split error-free
@@ -87,7 +98,7 @@ fn product_step<const FMA: bool>(st: &mut Lanes, j: usize, x: f64, y: f64, one: 
     let (s, err) = sum2::<FMA>(st.s[j], p, one);
     st.s[j] = s;
     st.c[j] += err + e;
-    st.q[j] += st.c[j] * st.c[j];
+    st.q[j] = sq_add::<FMA>(st.c[j], st.q[j]);
 }
 
 #[inline(always)]
