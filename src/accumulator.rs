@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bufsum_core::exact::ExactSum;
 use bufsum_core::format::Kind;
 use bufsum_core::moments::{Moments, Stat};
+use bufsum_core::parallel::Interrupted;
 use bufsum_core::reduce;
 use num_bigint::{BigInt, BigUint};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -12,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyTuple};
 
 use crate::args::Threads;
-use crate::detach_if;
+use crate::detach;
 use crate::input::Input;
 use crate::view::{wrong_type, Slot};
 
@@ -89,11 +90,12 @@ impl Accumulator {
             )));
         }
         let data = input.column();
-        let threads = Threads::Auto.count(input.nbytes());
-        // Nulls are absent: neither added nor counted.
-        let (part, count) = detach_if(py, input.nbytes(), || {
-            reduce::exact_column(data, threads, false)
-        })
+        let threads = Threads::Auto.count(input.nbytes())?;
+        // Nulls are absent: neither added nor counted. An interrupted add adds nothing.
+        let (part, count) = detach::run(py, input.nbytes(), threads, |run| {
+            reduce::exact_column(data, run, false)
+        })?
+        .map_err(|Interrupted| detach::interrupted())?
         .ok_or_else(|| PyTypeError::new_err("Accumulator.add(): unsupported format"))?;
         let mut s = self.lock();
         s.total.merge(&part);
@@ -122,11 +124,12 @@ impl Accumulator {
         }
         let (cx, cy) = (ix.column(), iy.column());
         let bytes = ix.nbytes().saturating_add(iy.nbytes());
-        let threads = Threads::Auto.count(bytes);
+        let threads = Threads::Auto.count(bytes)?;
         // Pairs with an Arrow null on either side are absent: neither added nor counted.
-        let (part, pairs) = detach_if(py, bytes, || {
-            bufsum_core::dot::exact_dot_columns(cx, cy, threads, false)
-        })
+        let (part, pairs) = detach::run(py, bytes, threads, |run| {
+            bufsum_core::dot::exact_dot_columns(cx, cy, run, false)
+        })?
+        .map_err(|Interrupted| detach::interrupted())?
         .ok_or_else(|| {
             PyTypeError::new_err(
                 "Accumulator.add_products(): complex buffers are not supported; accepted are \
@@ -237,11 +240,11 @@ pub fn _stat_of_sums(
     total: &Bound<'_, Accumulator>,
     squares: &Bound<'_, Accumulator>,
     stat: &str,
-    ddof: i128,
+    ddof: &Bound<'_, PyAny>,
 ) -> PyResult<f64> {
     let t = total.get().snapshot();
     let q = squares.get().snapshot();
-    let ddof = crate::args::ddof(ddof, stat)?;
+    let ddof = crate::args::parse_ddof(Some(ddof), stat)?;
     let which = match stat {
         "mean" => Stat::Mean,
         "var" => Stat::Var(ddof),

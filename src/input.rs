@@ -86,7 +86,11 @@ impl<'s> Input<'s> {
     /// `TypeError` naming the type and the accepted kinds when no protocol is offered; the
     /// error about an unsupported export; else the first refusal (the buffer protocol's own
     /// error, when the object offers buffers).
-    pub fn acquire(obj: &Bound<'_, PyAny>, what: &str, slot: &'s mut Slot) -> PyResult<Self> {
+    pub fn acquire(
+        obj: &Bound<'_, PyAny>,
+        what: &'static str,
+        slot: &'s mut Slot,
+    ) -> PyResult<Self> {
         let mut refused: Option<PyErr> = None;
         let mut note = |f: Failure| match f {
             Failure::Unsupported(e) => Err(e),

@@ -2,11 +2,13 @@
 //! core, turn results and errors into Python objects. The arithmetic lives in `bufsum-core`.
 //! Reading arguments come through [`input`], which tries the buffer protocol ([`view`]), Arrow
 //! ([`arrow`]) and DLPack ([`dlpack`]) in that order; each of those modules holds the SAFETY
-//! story for GIL-free access through its protocol.
+//! story for GIL-free access through its protocol; releasing the GIL and letting Ctrl-C in is
+//! [`detach`]'s.
 
 mod accumulator;
 mod args;
 mod arrow;
+mod detach;
 mod dlpack;
 mod input;
 mod reduction;
@@ -17,24 +19,10 @@ mod view;
 use bufsum_core::layout::BLOCK;
 use bufsum_core::moments::Stat;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::reduction::Op;
 use crate::result_array::ResultArray;
-
-/// Inputs smaller than this are summed without releasing the GIL: below ~1 µs of work the
-/// release and re-acquisition (two atomic handshakes, and a possible wait for the GIL) cost more
-/// than they give to other threads.
-const DETACH_MIN_BYTES: usize = 16 * 1024;
-
-/// Runs `f` without the GIL when the inputs are `bytes` long or more, else directly: one
-/// closure, two ways to call.
-fn detach_if<T: Send>(py: Python<'_>, bytes: usize, f: impl FnOnce() -> T + Send) -> T {
-    if bytes >= DETACH_MIN_BYTES {
-        py.detach(f)
-    } else {
-        f()
-    }
-}
 
 /// Sum of a buffer's elements, with the GIL released for large inputs.
 ///
@@ -42,13 +30,16 @@ fn detach_if<T: Send>(py: Python<'_>, bytes: usize, f: impl FnOnce() -> T + Send
 /// any layout, exporter, byte order, alignment, thread count or CPU. Integers and bools give an
 /// exact int; complex gives a complex. With `axis`, a memoryview of per-slice sums.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (data, /, *, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(data, /, *, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 fn sum(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -70,13 +61,16 @@ fn sum(
 /// Floats and integers give a float, complex a complex (each part rounded). ±inf if the rounded
 /// result overflows; NaN for any NaN or for +inf with -inf.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (data, /, *, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(data, /, *, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 fn fsum(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -99,7 +93,10 @@ fn fsum(
 /// canonical order (the same bits for any layouts, exporters, byte orders, thread counts or
 /// CPUs); complex gives a complex. With `axis`, a memoryview of per-slice dot products.
 #[pyfunction]
-#[pyo3(signature = (x, y, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (x, y, /, *, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(x, y, /, *, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn dot(
     py: Python<'_>,
@@ -107,7 +104,7 @@ fn dot(
     y: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -129,7 +126,10 @@ fn dot(
 /// A float (complex for complex inputs, each part rounded). ±inf only if the rounded result
 /// overflows; NaN for any NaN, inf·0, or infinite products of opposite signs.
 #[pyfunction]
-#[pyo3(signature = (x, y, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (x, y, /, *, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(x, y, /, *, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn fdot(
     py: Python<'_>,
@@ -137,7 +137,7 @@ fn fdot(
     y: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -158,13 +158,16 @@ fn fdot(
 /// NaN for no elements; `nan_policy='omit'` skips NaNs (and Arrow nulls are always skipped),
 /// not counting them. With `axis`, a memoryview of per-slice means.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (data, /, *, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(data, /, *, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 fn mean(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -186,19 +189,22 @@ fn mean(
 /// NaN when n - ddof <= 0; NaN for any NaN (with 'propagate') or infinity. With `axis`, a
 /// memoryview of per-slice variances.
 #[pyfunction]
-#[pyo3(signature = (data, /, *, ddof=0, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (data, /, *, ddof=None, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(data, /, *, ddof=0, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn var(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
-    ddof: i128,
+    ddof: Option<&Bound<'_, PyAny>>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let ddof = args::ddof(ddof, "var")?;
+    let ddof = args::parse_ddof(ddof, "var")?;
     reduction::call(
         py,
         Op::Stat(Stat::Var(ddof)),
@@ -214,19 +220,22 @@ fn var(
 /// Standard deviation, correctly rounded: the square root of the exact variance (as `var`
 /// defines it), rounded once. Real data only.
 #[pyfunction(name = "std")]
-#[pyo3(signature = (data, /, *, ddof=0, axis=None, out=None, keepdims=false, nan_policy=None, threads=None))]
+#[pyo3(
+    signature = (data, /, *, ddof=None, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    text_signature = "(data, /, *, ddof=0, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn std_(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
-    ddof: i128,
+    ddof: Option<&Bound<'_, PyAny>>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let ddof = args::ddof(ddof, "std")?;
+    let ddof = args::parse_ddof(ddof, "std")?;
     reduction::call(
         py,
         Op::Stat(Stat::Std(ddof)),
@@ -334,8 +343,19 @@ fn _bufsum(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_reduce_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_restore_accumulator, m)?)?;
     m.add_function(wrap_pyfunction!(accumulator::_stat_of_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(detach::_after_fork_in_child, m)?)?;
     m.add_class::<accumulator::Accumulator>()?;
     m.add_class::<ResultArray>()?;
     m.add("_BLOCK", BLOCK)?;
+    let py = m.py();
+    detach::init(py)?;
+    // Keep the main thread right in forked children (the thread pool is reset by the core's
+    // own fork handler). No `register_at_fork` where there is no fork (Windows).
+    let os = py.import("os")?;
+    if os.hasattr("register_at_fork")? {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("after_in_child", m.getattr("_after_fork_in_child")?)?;
+        os.call_method("register_at_fork", (), Some(&kwargs))?;
+    }
     Ok(())
 }

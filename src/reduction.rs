@@ -2,14 +2,16 @@
 //! to a Python number, and axis reductions to a memoryview (or into `out`). One entry point for
 //! one and two inputs, with `nan_policy` applied in one place.
 
-use std::ffi::CStr;
-
-use bufsum_core::axis::{normalize_axes, AxisSplit};
+use bufsum_core::axis::{
+    int_dot_may_overflow, int_sum_may_overflow, normalize_axes, output_bits, write_outputs,
+    AxisError, AxisSplit,
+};
 use bufsum_core::column::{nan_count, Column};
 use bufsum_core::dot;
 use bufsum_core::format::{parse, Elem, Kind};
 use bufsum_core::layout::{Dims, Strided, StridedMut};
 use bufsum_core::moments::{self, Stat};
+use bufsum_core::parallel::{Interrupted, Run};
 use bufsum_core::reduce::{self, Total};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -18,8 +20,8 @@ use pyo3::IntoPyObjectExt;
 use smallvec::SmallVec;
 
 use crate::accumulator::Accumulator;
-use crate::args::{parse_axis, parse_nan_policy, NanPolicy, Threads};
-use crate::detach_if;
+use crate::args::{parse_flag, parse_nan_policy, Axes, NanPolicy, Threads};
+use crate::detach;
 use crate::input::{Input, Source};
 use crate::result_array::ResultArray;
 use crate::view::{Slot, View};
@@ -86,15 +88,26 @@ impl Op {
 
     /// The reduction of whole inputs given as columns: absent values (Arrow nulls, and NaNs
     /// with `omit_nan`) are skipped and not counted.
-    fn compute_columns(self, inputs: &[&Column], threads: usize, omit_nan: bool) -> Total {
+    fn compute_columns(
+        self,
+        inputs: &[&Column],
+        run: &Run,
+        omit_nan: bool,
+    ) -> Result<Total, Interrupted> {
         match (self, inputs) {
-            (Op::Sum, [a]) => reduce::sum_column(a, threads, omit_nan),
-            (Op::Fsum, [a]) => reduce::fsum_column(a, threads, omit_nan),
-            (Op::Stat(w), [a]) => moments::stat_column(a, w, threads, omit_nan),
-            (Op::Dot, [x, y]) => dot::dot_columns(x, y, threads, omit_nan),
-            (Op::Fdot, [x, y]) => dot::fdot_columns(x, y, threads, omit_nan),
+            (Op::Sum, [a]) => reduce::sum_column(a, run, omit_nan),
+            (Op::Fsum, [a]) => reduce::fsum_column(a, run, omit_nan),
+            (Op::Stat(w), [a]) => moments::stat_column(a, w, run, omit_nan),
+            (Op::Dot, [x, y]) => dot::dot_columns(x, y, run, omit_nan),
+            (Op::Fdot, [x, y]) => dot::fdot_columns(x, y, run, omit_nan),
             _ => unreachable!("arity checked by the callers"),
         }
+    }
+
+    /// Whether the reduction of nothing is 0 or +0.0 (all zero bits), which a new result array
+    /// already holds (`mean`, `var`, `std` of nothing are NaN).
+    fn empty_is_zero(self) -> bool {
+        !matches!(self, Op::Stat(_))
     }
 }
 
@@ -108,12 +121,14 @@ pub fn call(
     data: &[&Bound<'_, PyAny>],
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
-    keepdims: bool,
+    keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     debug_assert!((1..=MAX_INPUTS).contains(&data.len()));
     let threads = Threads::parse(threads)?;
+    let axes = Axes::parse(axis)?;
+    let keepdims = parse_flag(keepdims, "keepdims")?;
     let policy: NanPolicy = parse_nan_policy(nan_policy, op.name())?;
     let omit_nan = policy == NanPolicy::Omit;
     let mut slots = [Slot::new(), Slot::new()];
@@ -143,17 +158,17 @@ pub fn call(
             )));
         }
     }
-    let axes = parse_axis(axis)?;
     let out = out.filter(|o| !o.is_none());
     let bytes: usize = inputs
         .iter()
         .map(Input::nbytes)
         .fold(0, usize::saturating_add);
-    let n = threads.count(bytes);
+    let n = threads.count(bytes)?;
     let columns: SmallVec<[&Column; MAX_INPUTS]> = inputs.iter().map(Input::column).collect();
     if policy == NanPolicy::Raise {
         // Counted before anything is computed or written.
-        let nans: usize = detach_if(py, bytes, || columns.iter().map(|c| nan_count(c)).sum());
+        let nans: usize =
+            detach::run(py, bytes, 1, |_| columns.iter().map(|c| nan_count(c)).sum())?;
         if nans > 0 {
             return Err(PyValueError::new_err(format!(
                 "bufsum.{}(): nan_policy='raise' and the data holds {nans} NaN value{}",
@@ -162,16 +177,22 @@ pub fn call(
             )));
         }
     }
-    let whole = || op.compute_columns(&columns, n, omit_nan);
+    let whole = |run: &Run| op.compute_columns(&columns, run, omit_nan);
     if axes.is_none() && out.is_none() && !keepdims {
-        let total = detach_if(py, bytes, whole);
-        return total_to_py(py, total);
+        let total = detach::run(py, bytes, n, whole)?;
+        // `Interrupted` comes with the exception a signal handler raised, returned above.
+        return total_to_py(py, total.map_err(|Interrupted| detach::interrupted())?);
     }
     // Axis reductions (axis=None with out/keepdims reduces every axis).
     let shape = inputs[0].shape().to_vec();
     let ndim = shape.len();
-    let axes = axes.unwrap_or_else(|| (0..ndim as i64).collect());
-    let reduced = normalize_axes(&axes, ndim).map_err(PyValueError::new_err)?;
+    let values = axes
+        .as_ref()
+        .map_or_else(|| (0..ndim as i64).collect(), Axes::values);
+    let reduced = normalize_axes(&values, ndim).map_err(|e| match &axes {
+        Some(a) => a.error(e, ndim),
+        None => PyValueError::new_err("axis out of range"),
+    })?;
     if let Some(c) = inputs.iter().find(|i| i.dtype().kind() == Kind::Complex) {
         return Err(PyTypeError::new_err(format!(
             "bufsum.{}(): axis, out and keepdims support real formats only; got complex data ({})",
@@ -193,8 +214,8 @@ pub fn call(
         Some(d) => Some(
             d.iter()
                 .map(|d| AxisSplit::new(d.shape, d.strides, &reduced))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                .collect::<Result<SmallVec<[AxisSplit; MAX_INPUTS]>, _>>()
+                .map_err(|e| PyValueError::new_err(format!("bufsum.{}(): {e}", op.name())))?,
         ),
         None => None,
     };
@@ -207,72 +228,54 @@ pub fn call(
             (true, false) => None,
         })
         .collect();
-    let mut out_slot = Slot::new();
-    let out_view = match out {
-        Some(o) => {
-            let v = View::new(o, true, op.arg("out"), &mut out_slot)?;
-            check_out(&v, &result_shape, int_out, op)?;
-            Some(v)
-        }
-        None => None,
+    // Elements each entry reduces (the whole column when it is reduced whole).
+    let inner = splits
+        .as_ref()
+        .map_or(columns[0].len(), |s| s[0].inner_len());
+    let verify_first = int_out
+        && match &inputs[..] {
+            [a] => int_sum_may_overflow(a.dtype().elem, inner),
+            [x, y] => int_dot_may_overflow(x.dtype().elem, y.dtype().elem, inner),
+            _ => true,
+        };
+    let target = AxisTarget {
+        name: op.name(),
+        out_arg: op.arg("out"),
+        shape: &result_shape,
+        int: int_out,
     };
-    let mut dst = out_view.as_ref().map(View::strided_mut).transpose()?;
-    let values: Result<Vec<u64>, ()> = detach_if(py, bytes, || {
-        let totals = match (&splits, &dense) {
-            // SAFETY: each split was made from its own input's shape and strides.
-            (Some(splits), Some(dense)) => unsafe {
-                let one = |a: &Strided, t: usize| {
-                    op.compute_columns(&[&Column::from_strided(a.clone())], t, omit_nan)
-                };
-                match (&splits[..], &dense[..]) {
-                    ([s], [w]) => match op {
-                        _ if omit_nan => s.map_each(w.strided, n, &one),
-                        Op::Sum => s.sum(w.strided, n),
-                        Op::Fsum => s.fsum(w.strided, n),
-                        _ => s.map_each(w.strided, n, &one),
-                    },
-                    ([sx, sy], [x, y]) => sx.map_pairs(sy, x.strided, y.strided, n, &|a, b, t| {
+    target.write(py, out, bytes, n, verify_first, |run, dst, zeroed| {
+        if zeroed && inner == 0 && op.empty_is_zero() {
+            return Ok(()); // every entry is 0 or 0.0, which the new array already holds
+        }
+        let (Some(splits), Some(dense)) = (&splits, &dense) else {
+            return write_outputs(1, inner, 1, run, dst, &|_, d, run| {
+                d[0] = output_bits(whole(run)?)?;
+                Ok::<(), AxisError>(())
+            });
+        };
+        let one = |a: &Strided, run: &Run| {
+            op.compute_columns(&[&Column::from_strided(a.clone())], run, omit_nan)
+        };
+        // SAFETY: each split was made from its own input's shape and strides.
+        unsafe {
+            match (&splits[..], &dense[..], op) {
+                ([s], [w], Op::Sum) if !omit_nan => s.sum_into(w.strided, run, dst),
+                ([s], [w], Op::Fsum) if !omit_nan => s.fsum_into(w.strided, run, dst),
+                ([s], [w], _) => s.reduce_into(w.strided, run, dst, &one),
+                ([sx, sy], [x, y], _) => {
+                    sx.reduce_pairs_into(sy, x.strided, y.strided, run, dst, &|a, b, run| {
                         let (a, b) = (
                             Column::from_strided(a.clone()),
                             Column::from_strided(b.clone()),
                         );
-                        op.compute_columns(&[&a, &b], t, omit_nan)
-                    }),
-                    _ => unreachable!("one split per input"),
+                        op.compute_columns(&[&a, &b], run, omit_nan)
+                    })
                 }
-            },
-            _ => vec![whole()],
-        };
-        let bits: Result<Vec<u64>, ()> = totals
-            .into_iter()
-            .map(|t| match t {
-                Total::Float(v) => Ok(v.to_bits()),
-                Total::Int(v) => i64::try_from(v).map(|x| x as u64).map_err(|_| ()),
-                Total::BigInt(v) => i64::try_from(&v).map(|x| x as u64).map_err(|_| ()),
-                Total::Complex(..) => Err(()),
-            })
-            .collect();
-        if let (Ok(b), Some(d)) = (&bits, dst.as_mut()) {
-            write_bits(d, b, int_out);
+                _ => unreachable!("one split per input"),
+            }
         }
-        bits
-    });
-    let values = values.map_err(|()| {
-        PyOverflowError::new_err(format!(
-            "bufsum.{}(): an integer total does not fit in int64",
-            op.name()
-        ))
-    })?;
-    if let Some(o) = out {
-        return Ok(o.clone().unbind());
-    }
-    let format: &'static CStr = if int_out { c"q" } else { c"d" };
-    let arr = Bound::new(py, ResultArray::new(values, &result_shape, format))?;
-    Ok(py
-        .import("builtins")?
-        .getattr("memoryview")?
-        .call1((arr,))?
-        .unbind())
+    })
 }
 
 /// What [`reduce_bytes`] returns.
@@ -335,17 +338,19 @@ pub fn reduce_bytes(
     // bounds the highest byte read, strides are non-negative), and the view outlives every use.
     let elems = unsafe { Strided::new(bytes.as_ptr().add(offset), dims, dtype) };
     let nbytes = elems.len().saturating_mul(dtype.size());
-    let threads = Threads::Auto.count(nbytes);
+    let threads = Threads::Auto.count(nbytes)?;
     match how {
         BytesOp::Reduce(op) => {
             let column = Column::from_strided(elems);
-            let total = detach_if(py, nbytes, || {
-                op.compute_columns(&[&column], threads, false)
-            });
+            let total = detach::run(py, nbytes, threads, |run| {
+                op.compute_columns(&[&column], run, false)
+            })?
+            .map_err(|Interrupted| detach::interrupted())?;
             total_to_py(py, total)
         }
         BytesOp::Exact => {
-            let total = detach_if(py, nbytes, || reduce::exact(&elems, threads))
+            let total = detach::run(py, nbytes, threads, |run| reduce::exact(&elems, run))?
+                .map_err(|Interrupted| detach::interrupted())?
                 .ok_or_else(|| PyTypeError::new_err("exact partial sums need a real format"))?;
             let acc = Accumulator::from_exact(total, elems.len().into());
             Ok(Bound::new(py, acc)?.into_any().unbind())
@@ -353,37 +358,100 @@ pub fn reduce_bytes(
     }
 }
 
-fn check_out(v: &View, shape: &[usize], int_out: bool, op: Op) -> PyResult<()> {
-    let want = if int_out { Elem::I64 } else { Elem::F64 };
-    if v.dtype().elem != want {
-        return Err(PyTypeError::new_err(format!(
-            "bufsum.{}(): out must have format {} for this input, got format {:?}",
-            op.name(),
-            if int_out {
-                "'q' (int64)"
-            } else {
-                "'d' (float64)"
-            },
-            v.format()
-        )));
-    }
-    if v.shape() != shape {
-        return Err(PyValueError::new_err(format!(
-            "bufsum.{}(): out has shape {:?}, the result has shape {:?}",
-            op.name(),
-            v.shape(),
-            shape
-        )));
-    }
-    Ok(())
+/// Where an axis reduction's entries go: the caller's `out` (checked against the result's shape
+/// and format) or a new result array, returned as a `memoryview`. The binding's half of the
+/// core's axis-output writer ([`bufsum_core::axis::write_outputs`]), shared by every reduction
+/// with `axis`/`out`/`keepdims`.
+pub struct AxisTarget<'a> {
+    /// The function, for messages (`"sum"`).
+    pub name: &'a str,
+    /// How errors name `out` (`"bufsum.sum() argument 'out'"`).
+    pub out_arg: &'static str,
+    /// The result's shape (with kept dims if asked).
+    pub shape: &'a [usize],
+    /// int64 entries (`'q'`) rather than float64 (`'d'`).
+    pub int: bool,
 }
 
-fn write_bits(dst: &mut StridedMut, bits: &[u64], int_out: bool) {
-    if int_out {
-        let v: Vec<i64> = bits.iter().map(|&b| b as i64).collect();
-        dst.scatter(0, &v);
-    } else {
-        let v: Vec<f64> = bits.iter().map(|&b| f64::from_bits(b)).collect();
-        dst.scatter(0, &v);
+impl AxisTarget<'_> {
+    /// Validates `out` (before anything is written) or allocates the result, then runs
+    /// `fill(run, destination, zeroed)` through [`detach::run`] (`zeroed`: the destination is a
+    /// new array of zeros). With `verify_first`, when writing into a caller's `out`, `fill` runs
+    /// first with no destination, so that an error it finds (an integer total beyond int64)
+    /// leaves `out` untouched. An interrupted `fill` may have written some entries of `out`.
+    pub fn write(
+        &self,
+        py: Python<'_>,
+        out: Option<&Bound<'_, PyAny>>,
+        bytes: usize,
+        threads: usize,
+        verify_first: bool,
+        fill: impl Fn(&Run, Option<&mut StridedMut>, bool) -> Result<(), AxisError> + Send + Sync,
+    ) -> PyResult<Py<PyAny>> {
+        let Some(out) = out else {
+            let mut arr =
+                ResultArray::zeroed(self.shape, self.int, &format!("bufsum.{}()", self.name))?;
+            let status =
+                arr.fill(|dst| detach::run(py, bytes, threads, |run| fill(run, Some(dst), true)))?;
+            self.status(status)?;
+            let arr = Bound::new(py, arr)?;
+            return Ok(py
+                .import("builtins")?
+                .getattr("memoryview")?
+                .call1((arr,))?
+                .unbind());
+        };
+        let mut slot = Slot::new();
+        let view = View::new(out, true, self.out_arg, &mut slot)?;
+        self.check_out(&view)?;
+        let mut dst = view.strided_mut()?;
+        let status = detach::run(py, bytes, threads, |run| {
+            if verify_first {
+                fill(run, None, false)?;
+            }
+            fill(run, Some(&mut dst), false)
+        })?;
+        drop(view);
+        self.status(status)?;
+        Ok(out.clone().unbind())
+    }
+
+    fn status(&self, status: Result<(), AxisError>) -> PyResult<()> {
+        status.map_err(|e| match e {
+            AxisError::Overflow => PyOverflowError::new_err(format!(
+                "bufsum.{}(): an integer total does not fit in int64",
+                self.name
+            )),
+            AxisError::Complex => PyTypeError::new_err(format!(
+                "bufsum.{}(): axis, out and keepdims support real formats only",
+                self.name
+            )),
+            AxisError::Interrupted => detach::interrupted(),
+        })
+    }
+
+    fn check_out(&self, v: &View) -> PyResult<()> {
+        let want = if self.int { Elem::I64 } else { Elem::F64 };
+        if v.dtype().elem != want {
+            return Err(PyTypeError::new_err(format!(
+                "{} must have format {} for this input, got format {:?}",
+                self.out_arg,
+                if self.int {
+                    "'q' (int64)"
+                } else {
+                    "'d' (float64)"
+                },
+                v.format()
+            )));
+        }
+        if v.shape() != self.shape {
+            return Err(PyValueError::new_err(format!(
+                "{} has shape {:?}, the result has shape {:?}",
+                self.out_arg,
+                v.shape(),
+                self.shape
+            )));
+        }
+        Ok(())
     }
 }

@@ -5,8 +5,9 @@ use bufsum_core::format::{Elem, Kind};
 use bufsum_core::layout::{overlap, Overlap};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
-use crate::detach_if;
+use crate::detach;
 use crate::input::Input;
 use crate::view::{Slot, View};
 
@@ -38,12 +39,27 @@ pub fn cumsum(
     };
     let target = match out.filter(|o| !o.is_none()) {
         Some(o) => o.clone(),
-        None => py.import("array")?.getattr("array")?.call1((
-            typecode,
-            py.import("builtins")?
-                .getattr("bytes")?
-                .call1((src.len() * 8,))?,
-        ))?,
+        None => {
+            // One 8-byte zero repeated: a single allocation, of `len · 8` bytes, which must be
+            // addressable (NumPy's "array is too big"); Python raises MemoryError if it fails.
+            if src
+                .len()
+                .checked_mul(8)
+                .and_then(|b| isize::try_from(b).ok())
+                .is_none()
+            {
+                return Err(PyValueError::new_err(format!(
+                    "bufsum.cumsum(): the result would have {} elements of 8 bytes, more than \
+                     the address space holds; pass a smaller input",
+                    src.len()
+                )));
+            }
+            let zero = py
+                .import("array")?
+                .getattr("array")?
+                .call1((typecode, PyBytes::new(py, &[0; 8])))?;
+            zero.mul(src.len())?
+        }
     };
     let mut out_slot = Slot::new();
     let out_view = View::new(
@@ -75,7 +91,11 @@ pub fn cumsum(
             "bufsum.cumsum(): out partly overlaps data; pass data itself (in place) or separate memory",
         ));
     }
-    detach_if(py, input.nbytes(), || cumsum_column(src, &mut dst)).map_err(|e| match e {
+    // One thread: each running total needs the one before.
+    detach::run(py, input.nbytes(), 1, |run| {
+        cumsum_column(src, &mut dst, run)
+    })?
+    .map_err(|e| match e {
         CumsumError::Overflow => {
             PyOverflowError::new_err("bufsum.cumsum(): a running total does not fit in int64")
         }
@@ -86,6 +106,7 @@ pub fn cumsum(
         CumsumError::Overlap => PyValueError::new_err(
             "bufsum.cumsum(): out shares memory with data; pass separate memory",
         ),
+        CumsumError::Interrupted => detach::interrupted(),
     })?;
     drop(out_view);
     Ok(target.unbind())

@@ -60,6 +60,8 @@ pub struct View<'s> {
     shape: SmallVec<[usize; 8]>,
     strides: SmallVec<[isize; 8]>,
     dtype: Dtype,
+    /// The argument, for errors.
+    what: &'static str,
 }
 
 pub const ACCEPTED_OBJECTS: &str =
@@ -73,7 +75,7 @@ impl<'s> View<'s> {
     pub fn new(
         obj: &Bound<'_, PyAny>,
         writable: bool,
-        what: &str,
+        what: &'static str,
         slot: &'s mut Slot,
     ) -> PyResult<View<'s>> {
         if !is_buffer(obj) {
@@ -88,7 +90,7 @@ impl<'s> View<'s> {
     pub fn try_new(
         obj: &Bound<'_, PyAny>,
         writable: bool,
-        what: &str,
+        what: &'static str,
         slot: &'s mut Slot,
     ) -> Result<View<'s>, Failure> {
         // INDIRECT asks for everything, so that exporters with suboffsets export and we can
@@ -128,6 +130,7 @@ impl<'s> View<'s> {
             shape: SmallVec::new(),
             strides: SmallVec::new(),
             dtype: Dtype::native(bufsum_core::format::Elem::U8),
+            what,
         };
         view.read_layout(what).map_err(Failure::Unsupported)?;
         Ok(view)
@@ -139,7 +142,8 @@ impl<'s> View<'s> {
         let format = self.format();
         self.dtype =
             parse(format, itemsize).map_err(|e| PyTypeError::new_err(format!("{what}: {e}")))?;
-        let ndim = usize::try_from(raw.ndim).map_err(|_| PyValueError::new_err("negative ndim"))?;
+        let ndim = usize::try_from(raw.ndim)
+            .map_err(|_| PyValueError::new_err(format!("{what}: the exporter gave ndim < 0")))?;
         if ndim > MAX_NDIM {
             return Err(PyValueError::new_err(format!(
                 "{what}: {ndim} dimensions; at most {MAX_NDIM} are supported"
@@ -164,8 +168,9 @@ impl<'s> View<'s> {
             // SAFETY: see above.
             let shape = unsafe { std::slice::from_raw_parts(raw.shape, ndim) };
             for &n in shape {
-                self.shape
-                    .push(usize::try_from(n).map_err(|_| PyValueError::new_err("negative shape"))?);
+                self.shape.push(usize::try_from(n).map_err(|_| {
+                    PyValueError::new_err(format!("{what}: the exporter gave a negative shape"))
+                })?);
             }
         }
         if raw.strides.is_null() {
@@ -213,7 +218,8 @@ impl<'s> View<'s> {
     }
 
     fn dims(&self) -> PyResult<Dims> {
-        Dims::new(self.shape(), self.strides()).map_err(|e| PyValueError::new_err(e.to_string()))
+        Dims::new(self.shape(), self.strides())
+            .map_err(|e| PyValueError::new_err(format!("{}: {e}", self.what)))
     }
 
     /// The elements, for reading without the GIL.
@@ -229,7 +235,10 @@ impl<'s> View<'s> {
     /// The elements, for writing without the GIL; only for views acquired writable.
     pub fn strided_mut(&self) -> PyResult<StridedMut> {
         if self.raw.readonly != 0 {
-            return Err(PyBufferError::new_err("buffer is read-only"));
+            return Err(PyBufferError::new_err(format!(
+                "{} must be writable; the buffer is read-only",
+                self.what
+            )));
         }
         let dims = self.dims()?;
         // SAFETY: as in `strided`, and the exporter granted a writable export; the core writes

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bufsum_core::format::{Dtype, Elem};
 use bufsum_core::layout::{Dims, Strided};
+use bufsum_core::parallel::Run;
 use bufsum_core::reduce::{exact, fsum, sum};
 
 fn data(n: usize) -> Vec<f64> {
@@ -79,7 +80,7 @@ fn main() {
         line += &format!(
             "{:>12.2}",
             rate(n, || {
-                black_box(fsum(black_box(&a), 1));
+                let _ = black_box(fsum(black_box(&a), &Run::serial()));
             })
         );
     }
@@ -97,12 +98,12 @@ fn main() {
                 let a = view(&v, step, swap);
                 let r = rate(n, || match which {
                     0 => {
-                        black_box(sum(black_box(&a), 1));
+                        let _ = black_box(sum(black_box(&a), &Run::serial()));
                     }
                     1 => {
-                        black_box(fsum(black_box(&a), 1));
+                        let _ = black_box(fsum(black_box(&a), &Run::serial()));
                     }
-                    _ => drop(black_box(exact(black_box(&a), 1))),
+                    _ => drop(black_box(exact(black_box(&a), &Run::serial()))),
                 });
                 line += &format!("{r:>12.2}");
             }

@@ -26,7 +26,7 @@ use crate::exact::{Adder, ExactSum};
 use crate::float::{block_dot, Pairwise};
 use crate::format::{Dtype, Elem, Kind};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
-use crate::parallel::tree_reduce;
+use crate::parallel::{tree_reduce, Interrupted, Run};
 use crate::reader::{f64_blocks, f64_low_blocks, Blocks, Ints};
 use crate::reduce::{certify_allowed, Total, CERTIFY_MIN_LEN};
 
@@ -132,15 +132,6 @@ impl Plan {
     fn blocks(&self) -> usize {
         if self.dense().is_some() {
             block_count(self.len())
-        } else {
-            1
-        }
-    }
-
-    /// Threads for a visit (a compacting walk is sequential).
-    fn threads(&self, threads: usize) -> usize {
-        if self.dense().is_some() {
-            threads
         } else {
             1
         }
@@ -251,62 +242,79 @@ fn short_native<'a>(
     Some((xs, ys))
 }
 
+// Every function here runs through `tree_reduce` with the caller's `Run` (threads; checks
+// between chunks, which may stop the work with `Interrupted`). A compacting walk is one leaf:
+// it runs on the calling thread, to its end.
+
 /// `dot` of two inputs of equal length (dense strided views).
-#[must_use]
-pub fn dot(x: &Strided, y: &Strided, threads: usize) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn dot(x: &Strided, y: &Strided, run: &Run) -> Result<Total, Interrupted> {
     dot_columns(
         &Column::from_strided(x.clone()),
         &Column::from_strided(y.clone()),
-        threads,
+        run,
         false,
     )
 }
 
 /// `fdot` of two inputs of equal length (dense strided views).
-#[must_use]
-pub fn fdot(x: &Strided, y: &Strided, threads: usize) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn fdot(x: &Strided, y: &Strided, run: &Run) -> Result<Total, Interrupted> {
     fdot_columns(
         &Column::from_strided(x.clone()),
         &Column::from_strided(y.clone()),
-        threads,
+        run,
         false,
     )
 }
 
 /// The exact `Σ x[i]·y[i]` of two real dense inputs (for accumulators); `None` if either is
 /// complex.
-#[must_use]
-pub fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
-    exact_dot_columns(
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn exact_dot(x: &Strided, y: &Strided, run: &Run) -> Result<Option<ExactSum>, Interrupted> {
+    Ok(exact_dot_columns(
         &Column::from_strided(x.clone()),
         &Column::from_strided(y.clone()),
-        threads,
+        run,
         false,
-    )
-    .map(|(e, _)| e)
+    )?
+    .map(|(e, _)| e))
 }
 
 /// `dot` over the present pairs of two columns of equal length (a pair is absent when either
 /// element is null, or NaN with `omit_nan`): the exact integer for two integer columns, else
 /// the canonical float order (per complex part: the canonical dots of its terms, added in term
 /// order) — the bits `dot` gives on the present pairs gathered into two contiguous arrays.
-#[must_use]
-pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn dot_columns(
+    x: &Column,
+    y: &Column,
+    run: &Run,
+    omit_nan: bool,
+) -> Result<Total, Interrupted> {
     debug_assert_eq!(x.len(), y.len());
     if let Some((xs, ys)) = short_native(x, y, omit_nan, BLOCK).filter(|(xs, _)| !xs.is_empty()) {
         // One canonical block: its kernel total is the whole tree (the short-call path; no
         // pairs at all give +0.0, as the general path does).
-        return Total::Float(block_dot(xs, ys));
+        return Ok(Total::Float(block_dot(xs, ys)));
     }
     let plan = Plan::new(x, y, omit_nan);
     if x.dtype().kind() == Kind::Int && y.dtype().kind() == Kind::Int {
-        let exact = exact_terms(&plan, &plan.re, threads).0;
-        return Total::BigInt(exact.to_bigint() >> ExactSum::UNIT_BITS);
+        let exact = exact_terms(&plan, &plan.re, run)?.0;
+        return Ok(Total::BigInt(exact.to_bigint() >> ExactSum::UNIT_BITS));
     }
-    let value = |terms: &[Term]| {
+    let value = |terms: &[Term]| -> Result<f64, Interrupted> {
         let trees = tree_reduce(
             plan.blocks(),
-            plan.threads(threads),
+            run,
             &|lo, hi| {
                 let mut trees: SmallVec<[Pairwise; 2]> =
                     terms.iter().map(|_| Pairwise::default()).collect();
@@ -316,13 +324,13 @@ pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> To
                     }
                 });
                 trees
-                    .iter()
+                    .into_iter()
                     .map(|t| t.finish().unwrap_or(0.0))
                     .collect::<SmallVec<[f64; 2]>>()
             },
             &|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        );
-        trees
+        )?;
+        Ok(trees
             .iter()
             .zip(terms)
             // From -0.0, the exact additive identity: a lone term keeps its own sign of zero,
@@ -330,18 +338,25 @@ pub fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> To
             .fold(
                 -0.0,
                 |acc, (&v, t)| if t.negate { acc - v } else { acc + v },
-            )
+            ))
     };
-    match &plan.im {
-        None => Total::Float(value(&plan.re)),
-        Some(im) => Total::Complex(value(&plan.re), value(im)),
-    }
+    Ok(match &plan.im {
+        None => Total::Float(value(&plan.re)?),
+        Some(im) => Total::Complex(value(&plan.re)?, value(im)?),
+    })
 }
 
 /// `fdot` over the present pairs of two columns: the correctly rounded exact value (per
 /// complex part).
-#[must_use]
-pub fn fdot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn fdot_columns(
+    x: &Column,
+    y: &Column,
+    run: &Run,
+    omit_nan: bool,
+) -> Result<Total, Interrupted> {
     debug_assert_eq!(x.len(), y.len());
     if let Some((xs, ys)) = short_native(x, y, omit_nan, SHORT_EXACT) {
         // Short: each product exactly, rounded once (the short-call path).
@@ -349,49 +364,51 @@ pub fn fdot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> T
         for (&a, &b) in xs.iter().zip(ys) {
             total.add_product(a, b);
         }
-        return Total::Float(total.round());
+        return Ok(Total::Float(total.round()));
     }
     let plan = Plan::new(x, y, omit_nan);
-    match &plan.im {
-        None => Total::Float(correctly_rounded(&plan, &plan.re, threads)),
+    Ok(match &plan.im {
+        None => Total::Float(correctly_rounded(&plan, &plan.re, run)?),
         Some(im) => Total::Complex(
-            correctly_rounded(&plan, &plan.re, threads),
-            correctly_rounded(&plan, im, threads),
+            correctly_rounded(&plan, &plan.re, run)?,
+            correctly_rounded(&plan, im, run)?,
         ),
-    }
+    })
 }
 
 /// The exact `Σ x[i]·y[i]` over the present pairs of two real columns and their count; `None`
 /// if either is complex.
-#[must_use]
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
 pub fn exact_dot_columns(
     x: &Column,
     y: &Column,
-    threads: usize,
+    run: &Run,
     omit_nan: bool,
-) -> Option<(ExactSum, usize)> {
+) -> Result<Option<(ExactSum, usize)>, Interrupted> {
     if x.dtype().kind() == Kind::Complex || y.dtype().kind() == Kind::Complex {
-        return None;
+        return Ok(None);
     }
     let plan = Plan::new(x, y, omit_nan);
-    Some(exact_terms(&plan, &plan.re, threads))
+    Ok(Some(exact_terms(&plan, &plan.re, run)?))
 }
 
-fn correctly_rounded(plan: &Plan, terms: &[Term], threads: usize) -> f64 {
+fn correctly_rounded(plan: &Plan, terms: &[Term], run: &Run) -> Result<f64, Interrupted> {
     if plan.len() >= CERTIFY_MIN_LEN && certify_allowed() {
-        if let Some(v) = certified_terms(plan, terms, threads).certify() {
-            return v;
+        if let Some(v) = certified_terms(plan, terms, run)?.certify() {
+            return Ok(v);
         }
     }
-    exact_terms(plan, terms, threads).0.round()
+    Ok(exact_terms(plan, terms, run)?.0.round())
 }
 
 /// The certified pass: every product through `fsum`'s compensated lanes, split error-free
 /// (negated terms in lanes of their own, negated when closed).
-fn certified_terms(plan: &Plan, terms: &[Term], threads: usize) -> Partial {
+fn certified_terms(plan: &Plan, terms: &[Term], run: &Run) -> Result<Partial, Interrupted> {
     tree_reduce(
         plan.blocks(),
-        plan.threads(threads),
+        run,
         &|lo, hi| {
             let (mut plus, mut minus) = (Lanes::default(), Lanes::default());
             let mut finite = Scratch::boxed();
@@ -421,10 +438,10 @@ fn certified_terms(plan: &Plan, terms: &[Term], threads: usize) -> Partial {
 }
 
 /// The exact value of the terms, and the number of positions visited.
-fn exact_terms(plan: &Plan, terms: &[Term], threads: usize) -> (ExactSum, usize) {
+fn exact_terms(plan: &Plan, terms: &[Term], run: &Run) -> Result<(ExactSum, usize), Interrupted> {
     tree_reduce(
         plan.blocks(),
-        plan.threads(threads),
+        run,
         &|lo, hi| {
             let mut total = ExactSum::new();
             let mut adder = Adder::new();
@@ -452,7 +469,48 @@ mod tests {
     use crate::exact::tests::{assert_correctly_rounded, reference};
     use crate::format::Dtype;
     use crate::layout::Dims;
-    use crate::reduce::sum;
+
+    fn never() -> Result<(), Interrupted> {
+        Ok(())
+    }
+
+    fn run(threads: usize) -> Run<'static> {
+        Run::unclamped(threads, &never)
+    }
+
+    // The functions on `threads` threads, never interrupted.
+    fn dot(x: &Strided, y: &Strided, threads: usize) -> Total {
+        super::dot(x, y, &run(threads)).unwrap()
+    }
+
+    fn fdot(x: &Strided, y: &Strided, threads: usize) -> Total {
+        super::fdot(x, y, &run(threads)).unwrap()
+    }
+
+    fn dot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+        super::dot_columns(x, y, &run(threads), omit_nan).unwrap()
+    }
+
+    fn fdot_columns(x: &Column, y: &Column, threads: usize, omit_nan: bool) -> Total {
+        super::fdot_columns(x, y, &run(threads), omit_nan).unwrap()
+    }
+
+    fn exact_dot_columns(
+        x: &Column,
+        y: &Column,
+        threads: usize,
+        omit_nan: bool,
+    ) -> Option<(ExactSum, usize)> {
+        super::exact_dot_columns(x, y, &run(threads), omit_nan).unwrap()
+    }
+
+    fn sum(a: &Strided, threads: usize) -> Total {
+        crate::reduce::sum(a, &run(threads)).unwrap()
+    }
+
+    fn exact_dot(x: &Strided, y: &Strided, threads: usize) -> Option<ExactSum> {
+        super::exact_dot(x, y, &run(threads)).unwrap()
+    }
     use num_bigint::BigInt;
 
     fn view<T: bytemuck::Pod>(v: &[T], elem: Elem) -> Strided {

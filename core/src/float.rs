@@ -180,32 +180,36 @@ multiversion! {
     ) -> () = tile_lanes;
 }
 
-/// Step 3 of the canonical order, evaluated left to right with a stack of complete subtrees.
-#[derive(Clone, Debug, Default)]
-pub struct Pairwise {
-    // (subtree height, subtree total); heights strictly decrease from bottom to top, so eight
-    // entries inline cover 2^8 blocks before the stack moves to the heap.
-    stack: SmallVec<[(u32, f64); 8]>,
+/// Step 3 of the canonical order for any partial result `R`, evaluated left to right: a stack of
+/// complete subtrees, each `(height, total of its 2^height blocks)`. Pushing the totals of
+/// consecutive aligned subtrees (of any heights that the canonical tree has at those places)
+/// and finishing gives exactly what evaluating the canonical tree over all the blocks gives.
+/// `combine(left, right)` joins two neighbouring parts.
+#[derive(Clone, Debug)]
+pub struct Subtrees<R> {
+    // Heights strictly decrease from bottom to top, so eight entries inline cover 2^8 subtrees
+    // before the stack moves to the heap.
+    stack: SmallVec<[(u32, R); 8]>,
 }
 
-impl Pairwise {
-    /// Appends the next block total.
-    #[inline]
-    pub fn push(&mut self, total: f64) {
-        self.push_subtree(0, total);
+impl<R> Default for Subtrees<R> {
+    fn default() -> Self {
+        Subtrees {
+            stack: SmallVec::new(),
+        }
     }
+}
 
-    /// Appends the total of a complete subtree of `2^height` blocks computed elsewhere (e.g. a
-    /// chunk summed by its own call), or — with a height below every pending one — the total of
-    /// the final, incomplete part.
+impl<R> Subtrees<R> {
+    /// Appends the total of the next complete subtree of `2^height` blocks, or — with a height
+    /// below every pending one — the total of the final, incomplete part.
     #[inline]
-    pub fn push_subtree(&mut self, mut height: u32, mut total: f64) {
-        while let Some(&(h, left)) = self.stack.last() {
-            if h != height {
+    pub fn push(&mut self, mut height: u32, mut total: R, combine: impl Fn(R, R) -> R) {
+        while self.stack.last().is_some_and(|&(h, _)| h == height) {
+            let Some((_, left)) = self.stack.pop() else {
                 break;
-            }
-            self.stack.pop();
-            total += left;
+            };
+            total = combine(left, total);
             height += 1;
         }
         self.stack.push((height, total));
@@ -213,13 +217,46 @@ impl Pairwise {
 
     /// The tree total of everything pushed (`None` if nothing was).
     #[must_use]
-    pub fn finish(&self) -> Option<f64> {
-        let mut it = self.stack.iter().rev();
-        let mut acc = it.next()?.1;
-        for &(_, t) in it {
-            acc += t;
+    pub fn finish(mut self, combine: impl Fn(R, R) -> R) -> Option<R> {
+        let mut acc = self.stack.pop()?.1;
+        while let Some((_, left)) = self.stack.pop() {
+            acc = combine(left, acc);
         }
         Some(acc)
+    }
+}
+
+/// [`Subtrees`] of f64 block totals: the float sum's step 3.
+#[derive(Clone, Debug, Default)]
+pub struct Pairwise(Subtrees<f64>);
+
+/// `right + left`: the operand order this crate has always used (it only matters for which of
+/// two NaN payloads survives).
+#[inline(always)]
+#[allow(clippy::needless_pass_by_value)]
+fn add_pair(left: f64, right: f64) -> f64 {
+    right + left
+}
+
+impl Pairwise {
+    /// Appends the next block total.
+    #[inline]
+    pub fn push(&mut self, total: f64) {
+        self.0.push(0, total, add_pair);
+    }
+
+    /// Appends the total of a complete subtree of `2^height` blocks computed elsewhere (e.g. a
+    /// chunk summed by its own call), or — with a height below every pending one — the total of
+    /// the final, incomplete part.
+    #[inline]
+    pub fn push_subtree(&mut self, height: u32, total: f64) {
+        self.0.push(height, total, add_pair);
+    }
+
+    /// The tree total of everything pushed (`None` if nothing was).
+    #[must_use]
+    pub fn finish(self) -> Option<f64> {
+        self.0.finish(add_pair)
     }
 }
 

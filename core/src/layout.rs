@@ -23,7 +23,7 @@ pub const MAX_NDIM: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayoutError {
     TooManyDims(usize),
-    /// The extent of the elements does not fit in the address space.
+    /// The element count, or the byte offset of some element, does not fit in `isize`.
     TooLarge,
 }
 
@@ -36,7 +36,10 @@ impl std::fmt::Display for LayoutError {
                     "buffer has {n} dimensions; at most {MAX_NDIM} are supported"
                 )
             }
-            LayoutError::TooLarge => write!(f, "buffer extent overflows the address space"),
+            LayoutError::TooLarge => write!(
+                f,
+                "buffer's element count or byte extent overflows the address space"
+            ),
         }
     }
 }
@@ -45,7 +48,7 @@ impl std::error::Error for LayoutError {}
 
 /// Shape and strides (in bytes) with size-1 axes dropped and mergeable axes merged, so that a
 /// contiguous buffer of any ndim becomes one axis and most strided views two at most.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Dims {
     // Inline up to 4 collapsed axes: no heap and little to copy on the per-call path.
     shape: SmallVec<[usize; 4]>,
@@ -53,11 +56,25 @@ pub struct Dims {
     len: usize,
 }
 
+impl Clone for Dims {
+    // A copy of the slices (the derived clone goes element by element: it was a quarter of the
+    // time of axis reductions over many tiny slices).
+    fn clone(&self) -> Self {
+        Dims {
+            shape: SmallVec::from_slice(&self.shape),
+            strides: SmallVec::from_slice(&self.strides),
+            len: self.len,
+        }
+    }
+}
+
 impl Dims {
     /// Collapses `shape`/`strides` (equal lengths, strides in bytes).
     ///
     /// # Errors
-    /// Too many dimensions, or an element count that overflows `usize`.
+    /// Too many dimensions, or [`LayoutError::TooLarge`]: more than `isize::MAX` elements, or an
+    /// element whose byte offset from the base does not fit in `isize` (no real buffer has one).
+    /// Everything below may then compute element indices and byte offsets without overflow.
     pub fn new(shape: &[usize], strides: &[isize]) -> Result<Self, LayoutError> {
         debug_assert_eq!(shape.len(), strides.len());
         if shape.len() > MAX_NDIM {
@@ -71,17 +88,32 @@ impl Dims {
         for &n in shape {
             d.len = d.len.checked_mul(n).ok_or(LayoutError::TooLarge)?;
         }
+        if isize::try_from(d.len).is_err() {
+            return Err(LayoutError::TooLarge);
+        }
         if d.len == 0 {
             d.shape.push(0);
             d.strides.push(0);
             return Ok(d);
+        }
+        // The lowest and highest element offsets: every partial sum of `index·stride` terms lies
+        // between them, so once they fit, so does every offset computed from these dims.
+        let (mut lo, mut hi) = (0isize, 0isize);
+        for (&n, &s) in shape.iter().zip(strides) {
+            // `n - 1 < len <= isize::MAX`.
+            let reach = s
+                .checked_mul((n - 1) as isize)
+                .ok_or(LayoutError::TooLarge)?;
+            let end = if reach < 0 { &mut lo } else { &mut hi };
+            *end = end.checked_add(reach).ok_or(LayoutError::TooLarge)?;
         }
         for (&n, &s) in shape.iter().zip(strides) {
             if n == 1 {
                 continue;
             }
             if let (Some(last_n), Some(last_s)) = (d.shape.last_mut(), d.strides.last_mut()) {
-                if *last_s == s.wrapping_mul(n as isize) {
+                // `n <= len <= isize::MAX`; an overflowing product is no stride of this buffer.
+                if Some(*last_s) == s.checked_mul(n as isize) {
                     *last_n *= n;
                     *last_s = s;
                     continue;
@@ -175,6 +207,7 @@ impl Dims {
         if self.is_empty() {
             return None;
         }
+        // No overflow: `Dims::new` checked these sums.
         let (mut lo, mut hi) = (0isize, 0isize);
         for (&n, &s) in self.shape().iter().zip(self.strides()) {
             let reach = s * (n as isize - 1);
@@ -184,7 +217,8 @@ impl Dims {
                 hi += reach;
             }
         }
-        Some((lo, hi + itemsize as isize))
+        let size = isize::try_from(itemsize).unwrap_or(isize::MAX);
+        Some((lo, hi.saturating_add(size)))
     }
 }
 
@@ -616,6 +650,35 @@ mod tests {
         let s = Dims::new(&[], &[]).unwrap();
         assert_eq!(s.len(), 1);
         assert!(s.is_contiguous(8));
+    }
+
+    #[test]
+    fn huge_layouts_are_refused_or_exact() {
+        // A zero-stride view of 2^61 elements: fine, its extent is one element.
+        let z = Dims::new(&[1 << 61], &[0]).unwrap();
+        assert_eq!(z.len(), 1 << 61);
+        assert_eq!(z.extent(1), Some((0, 1)));
+        assert_eq!(block_count(z.len()), 1 << 50);
+        // Counts beyond usize or isize, byte offsets beyond isize.
+        let big = 1usize << 62;
+        assert_eq!(Dims::new(&[big, 4], &[0, 0]), Err(LayoutError::TooLarge));
+        assert_eq!(Dims::new(&[big, 3], &[0, 0]), Err(LayoutError::TooLarge));
+        assert_eq!(Dims::new(&[big], &[8]), Err(LayoutError::TooLarge));
+        assert_eq!(
+            Dims::new(&[3, big], &[isize::MIN / 2, -1]),
+            Err(LayoutError::TooLarge)
+        );
+        // Offsets that fit, but a stride · length that wraps around to the outer stride: the
+        // axes must not be merged (the merged walk would overflow).
+        let d = Dims::new(&[2, 1 << 31], &[isize::MIN, 1 << 32]).unwrap();
+        assert_eq!(d.shape(), &[2, 1 << 31]);
+        // Walking the last elements of a huge zero-stride view.
+        let mut seen = 0;
+        z.for_each_run((1 << 61) - 5, 5, |off, _, _, n| {
+            assert_eq!(off, 0);
+            seen += n;
+        });
+        assert_eq!(seen, 5);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::exact::{Adder, ExactSum};
 use crate::format::Kind;
 use crate::kernels::int_block_sum;
 use crate::layout::{block_count, Strided};
-use crate::parallel::tree_reduce;
+use crate::parallel::{tree_reduce, Interrupted, Run};
 use crate::reduce::{certify_allowed, compacted_f64, f64_blocks, Total, CERTIFY_MIN_LEN};
 use crate::scalar::{by_elem, Float, Int};
 
@@ -40,20 +40,33 @@ pub enum Stat {
 
 /// The statistic of a real input (complex inputs: `mean` per part; `var`/`std` are the caller's
 /// to refuse).
-#[must_use]
-pub fn stat(a: &Strided, which: Stat, threads: usize) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn stat(a: &Strided, which: Stat, run: &Run) -> Result<Total, Interrupted> {
     if let Some((re, im)) = a.complex_parts() {
-        return Total::Complex(real(&re, which, threads), real(&im, which, threads));
+        return Ok(Total::Complex(
+            real(&re, which, run)?,
+            real(&im, which, run)?,
+        ));
     }
-    Total::Float(real(a, which, threads))
+    Ok(Total::Float(real(a, which, run)?))
 }
 
 /// The statistic of the present values of a column (nulls dropped; NaNs too with `omit_nan`).
-/// Dense columns take [`stat`]'s threaded paths; others are compacted and walked in order.
-#[must_use]
-pub fn stat_column(c: &Column, which: Stat, threads: usize, omit_nan: bool) -> Total {
-    match c.as_strided() {
-        Some(s) if !omit_nan || c.dtype().kind() == Kind::Int => stat(s, which, threads),
+/// Dense columns take [`stat`]'s threaded (and interruptible) paths; others are compacted and
+/// walked in order, to their end.
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn stat_column(
+    c: &Column,
+    which: Stat,
+    run: &Run,
+    omit_nan: bool,
+) -> Result<Total, Interrupted> {
+    Ok(match c.as_strided() {
+        Some(s) if !omit_nan || c.dtype().kind() == Kind::Int => stat(s, which, run)?,
         _ => match c.complex_parts() {
             Some((re, im)) => {
                 // An element is absent when either part is: the parts are compacted together.
@@ -75,7 +88,7 @@ pub fn stat_column(c: &Column, which: Stat, threads: usize, omit_nan: bool) -> T
                 by_elem!(c.dtype().elem, int: int_stat_compacted, float: float_stat_compacted, complex: f64::NAN, (c, which, omit_nan)),
             ),
         },
-    }
+    })
 }
 
 fn int_stat_compacted<T: Int>(c: &Column, which: Stat, omit_nan: bool) -> f64 {
@@ -122,8 +135,8 @@ pub fn stat_of_blocks(which: Stat, len_hint: usize, walk: &BlockWalk<'_>) -> f64
     m.finish(which)
 }
 
-fn real(a: &Strided, which: Stat, threads: usize) -> f64 {
-    by_elem!(a.dtype().elem, int: int_stat, float: float_stat, complex: f64::NAN, (a, which, threads))
+fn real(a: &Strided, which: Stat, run: &Run) -> Result<f64, Interrupted> {
+    by_elem!(a.dtype().elem, int: int_stat, float: float_stat, complex: Ok(f64::NAN), (a, which, run))
 }
 
 /// The exact state behind the statistics: `Σx`, `Σx²` and the count. Mergeable (chunks,
@@ -196,11 +209,11 @@ impl Moments {
     }
 }
 
-fn int_stat<T: Int>(a: &Strided, which: Stat, threads: usize) -> f64 {
+fn int_stat<T: Int>(a: &Strided, which: Stat, run: &Run) -> Result<f64, Interrupted> {
     // Integers are exact: Σx in i128, Σx² per block in a 256-bit (hi, lo) pair.
     let (s, q) = tree_reduce(
         block_count(a.len()),
-        threads,
+        run,
         &|lo, hi| {
             let (mut s, mut q) = (0i128, Wide::default());
             a.for_each_block::<T>(lo, hi, |b| {
@@ -212,8 +225,8 @@ fn int_stat<T: Int>(a: &Strided, which: Stat, threads: usize) -> f64 {
             (s, q)
         },
         &|(s1, q1), (s2, q2)| (s1 + s2, q1.plus(q2)),
-    );
-    exact_ints(a.len() as u64, s, q).finish(which)
+    )?;
+    Ok(exact_ints(a.len() as u64, s, q).finish(which))
 }
 
 /// The exact state of `n` integers with sum `s` and sum of squares `q`.
@@ -253,7 +266,7 @@ impl Wide {
     }
 }
 
-fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
+fn float_stat<T: Float>(a: &Strided, which: Stat, run: &Run) -> Result<f64, Interrupted> {
     let n = a.len();
     if n >= CERTIFY_MIN_LEN && certify_allowed() {
         let mut c = f64::NAN;
@@ -261,7 +274,7 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
         let c = Pass::new(which, c).c;
         let (pu, pw) = tree_reduce(
             block_count(n),
-            threads,
+            run,
             &|lo, hi| {
                 let mut pass = Pass::new(which, c);
                 f64_blocks::<T>(a, lo, hi, |b| pass.add(b));
@@ -272,15 +285,15 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
                 w1.merge(w2);
                 (u1, w1)
             },
-        );
+        )?;
         if let Some(v) = certify(which, n as u64, c, pu, pw) {
-            return v;
+            return Ok(v);
         }
     }
     let squares = which != Stat::Mean;
     let m = tree_reduce(
         block_count(n),
-        threads,
+        run,
         &|lo, hi| {
             let mut m = Moments::default();
             let mut adders = [Adder::new(), Adder::new()];
@@ -292,8 +305,8 @@ fn float_stat<T: Float>(a: &Strided, which: Stat, threads: usize) -> f64 {
             x.merge(&y);
             x
         },
-    );
-    m.finish(which)
+    )?;
+    Ok(m.finish(which))
 }
 
 /// The certified pass of a statistic over blocks: the mean needs only `S = Σx` (fsum's lanes,
@@ -455,6 +468,15 @@ fn residual(nn: &Partial, nkh: f64, nkl: f64, s: f64, d: f64) -> Partial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn never() -> Result<(), Interrupted> {
+        Ok(())
+    }
+
+    /// The statistic on `threads` threads, never interrupted.
+    fn real(a: &Strided, which: Stat, threads: usize) -> f64 {
+        super::real(a, which, &Run::unclamped(threads, &never)).unwrap()
+    }
     use crate::format::{Dtype, Elem};
     use crate::layout::Dims;
     use num_traits::Float as _;

@@ -9,7 +9,7 @@ use crate::float::{block_sum, block_sum_step2, Pairwise};
 use crate::format::{Dtype, Elem, Kind};
 use crate::kernels::{int_block_sum, widen_into};
 use crate::layout::{block_count, Scratch, Strided, BLOCK};
-use crate::parallel::tree_reduce;
+use crate::parallel::{tree_reduce, Interrupted, Run};
 use crate::scalar::{by_elem, Float, Int};
 
 /// A total, by kind of element.
@@ -22,28 +22,41 @@ pub enum Total {
     Complex(f64, f64),
 }
 
+// Every reduction runs through `tree_reduce` with the caller's `Run`: its threads, and its
+// check between chunks, which may stop the work with `Interrupted`.
+
 /// `sum`: exact for integers, the canonical float64 order for floats and each complex part.
-#[must_use]
-pub fn sum(a: &Strided, threads: usize) -> Total {
-    by_elem!(a.dtype().elem, int: int_total, float: float_sum, complex: per_part(a, threads, sum), (a, threads))
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn sum(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
+    by_elem!(a.dtype().elem, int: int_total, float: float_sum, complex: per_part(a, run, sum), (a, run))
 }
 
 /// `fsum`: the correctly rounded sum (integers: their exact sum, rounded once).
-#[must_use]
-pub fn fsum(a: &Strided, threads: usize) -> Total {
-    by_elem!(a.dtype().elem, int: int_fsum, float: float_fsum, complex: per_part(a, threads, fsum), (a, threads))
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn fsum(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
+    by_elem!(a.dtype().elem, int: int_fsum, float: float_fsum, complex: per_part(a, run, fsum), (a, run))
 }
 
 /// The exact total of a real buffer, for accumulators; `None` for complex formats.
-#[must_use]
-pub fn exact(a: &Strided, threads: usize) -> Option<ExactSum> {
-    by_elem!(a.dtype().elem, int: int_exact, float: float_exact, complex: None, (a, threads))
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn exact(a: &Strided, run: &Run) -> Result<Option<ExactSum>, Interrupted> {
+    by_elem!(a.dtype().elem, int: int_exact, float: float_exact, complex: Ok(None), (a, run))
 }
 
 /// A complex reduction as the real reduction of each part: the parts are real views of the same
 /// memory ([`Strided::complex_parts`]), so each gets exactly the order and rounding of a real
 /// buffer holding those values.
-fn per_part(a: &Strided, threads: usize, reduce: fn(&Strided, usize) -> Total) -> Total {
+fn per_part(
+    a: &Strided,
+    run: &Run,
+    reduce: fn(&Strided, &Run) -> Result<Total, Interrupted>,
+) -> Result<Total, Interrupted> {
     let real = |t| match t {
         Total::Float(v) => v,
         // Integers and complex cannot come from a float view; keep the types honest anyway.
@@ -52,15 +65,19 @@ fn per_part(a: &Strided, threads: usize, reduce: fn(&Strided, usize) -> Total) -
         Total::Complex(re, _) => re,
     };
     match a.complex_parts() {
-        Some((re, im)) => Total::Complex(real(reduce(&re, threads)), real(reduce(&im, threads))),
-        None => reduce(a, threads),
+        Some((re, im)) => Ok(Total::Complex(
+            real(reduce(&re, run)?),
+            real(reduce(&im, run)?),
+        )),
+        None => reduce(a, run),
     }
 }
 
-fn int_sum<T: Int>(a: &Strided, threads: usize) -> i128 {
+fn int_sum<T: Int>(a: &Strided, run: &Run) -> Result<i128, Interrupted> {
+    // Cannot overflow: at most isize::MAX elements (`Dims::new`) below 2^64 in magnitude.
     tree_reduce(
         block_count(a.len()),
-        threads,
+        run,
         &|lo, hi| {
             let mut t = 0i128;
             a.for_each_block::<T>(lo, hi, |b| t += int_block_sum(b));
@@ -70,20 +87,20 @@ fn int_sum<T: Int>(a: &Strided, threads: usize) -> i128 {
     )
 }
 
-fn int_total<T: Int>(a: &Strided, threads: usize) -> Total {
-    Total::Int(int_sum::<T>(a, threads))
+fn int_total<T: Int>(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
+    Ok(Total::Int(int_sum::<T>(a, run)?))
 }
 
-fn int_fsum<T: Int>(a: &Strided, threads: usize) -> Total {
+fn int_fsum<T: Int>(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
     // `as` rounds to nearest, ties to even.
     #[allow(clippy::cast_precision_loss)]
-    Total::Float(int_sum::<T>(a, threads) as f64)
+    Ok(Total::Float(int_sum::<T>(a, run)? as f64))
 }
 
-fn int_exact<T: Int>(a: &Strided, threads: usize) -> Option<ExactSum> {
+fn int_exact<T: Int>(a: &Strided, run: &Run) -> Result<Option<ExactSum>, Interrupted> {
     let mut e = ExactSum::new();
-    e.add_i128(int_sum::<T>(a, threads));
-    Some(e)
+    e.add_i128(int_sum::<T>(a, run)?);
+    Ok(Some(e))
 }
 
 /// Whether `a` is a 1-d view of every second native f64 (`a[::2]`), which kernels read in place.
@@ -122,20 +139,20 @@ pub(crate) fn widened<'a, T: Float>(b: &'a [T], wide: &'a mut Scratch<f64>) -> &
     }
 }
 
-fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
+fn float_sum<T: Float>(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
     if a.is_empty() {
-        return Total::Float(0.0);
+        return Ok(Total::Float(0.0));
     }
     if a.len() <= BLOCK {
         // One block: its kernel total is the whole canonical tree (and the short-call path).
         let mut total = 0.0;
         f64_blocks::<T>(a, 0, 1, |b| total = block_sum(b));
-        return Total::Float(total);
+        return Ok(Total::Float(total));
     }
     let step2 = is_every_second_f64(a);
-    Total::Float(tree_reduce(
+    Ok(Total::Float(tree_reduce(
         block_count(a.len()),
-        threads,
+        run,
         &|lo, hi| {
             let mut p = Pairwise::default();
             if step2 {
@@ -147,13 +164,13 @@ fn float_sum<T: Float>(a: &Strided, threads: usize) -> Total {
             p.finish().unwrap_or(0.0)
         },
         &|x, y| x + y,
-    ))
+    )?))
 }
 
-fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
-    Some(tree_reduce(
+fn float_exact<T: Float>(a: &Strided, run: &Run) -> Result<Option<ExactSum>, Interrupted> {
+    Ok(Some(tree_reduce(
         block_count(a.len()),
-        threads,
+        run,
         &|lo, hi| {
             let mut total = ExactSum::new();
             let mut adder = Adder::new();
@@ -165,7 +182,7 @@ fn float_exact<T: Float>(a: &Strided, threads: usize) -> Option<ExactSum> {
             x.merge(&y);
             x
         },
-    ))
+    )?))
 }
 
 /// When set, the correctly rounded reductions skip their certified fast paths and run the
@@ -185,13 +202,13 @@ pub(crate) fn certify_allowed() -> bool {
 /// has a fixed cost (closing 16 lanes, a 32-term cascade) that only pays on longer inputs.
 pub(crate) const CERTIFY_MIN_LEN: usize = 256;
 
-fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
+fn float_fsum<T: Float>(a: &Strided, run: &Run) -> Result<Total, Interrupted> {
     if a.len() >= CERTIFY_MIN_LEN && certify_allowed() {
         // Strided input is gathered first: reading it in place measured slower for this
         // compute-heavier pass (0.95 vs 1.6 elements/ns at a[::2], 10^7).
         let partial = tree_reduce(
             block_count(a.len()),
-            threads,
+            run,
             &|lo, hi| {
                 let mut lanes = Lanes::default();
                 f64_blocks::<T>(a, lo, hi, |b| lanes_add_slice(&mut lanes, b));
@@ -201,12 +218,14 @@ fn float_fsum<T: Float>(a: &Strided, threads: usize) -> Total {
                 x.merge(y);
                 x
             },
-        );
+        )?;
         if let Some(v) = partial.certify() {
-            return Total::Float(v);
+            return Ok(Total::Float(v));
         }
     }
-    Total::Float(float_exact::<T>(a, threads).map_or(0.0, |e| e.round()))
+    Ok(Total::Float(
+        float_exact::<T>(a, run)?.map_or(0.0, |e| e.round()),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,38 +240,51 @@ fn needs_compaction(c: &Column, omit_nan: bool) -> bool {
     c.as_strided().is_none() || (omit_nan && c.dtype().kind() != Kind::Int)
 }
 
+// A dense column goes through the driver (threads, chunks, interruption); the compacting walk
+// runs on the calling thread to its end.
+
 /// `sum` of the present values of `c` (nulls dropped; NaNs too with `omit_nan`): the bits of
 /// [`sum`] over those values gathered into one contiguous buffer.
-#[must_use]
-pub fn sum_column(c: &Column, threads: usize, omit_nan: bool) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn sum_column(c: &Column, run: &Run, omit_nan: bool) -> Result<Total, Interrupted> {
     match c.as_strided() {
-        Some(s) if !needs_compaction(c, omit_nan) => sum(s, threads),
-        _ => {
-            by_elem!(c.dtype().elem, int: int_total_compacted, float: float_sum_compacted, complex: complex_compacted(c, omit_nan, Op::Sum), (c, omit_nan))
-        }
+        Some(s) if !needs_compaction(c, omit_nan) => sum(s, run),
+        _ => Ok(
+            by_elem!(c.dtype().elem, int: int_total_compacted, float: float_sum_compacted, complex: complex_compacted(c, omit_nan, Op::Sum), (c, omit_nan)),
+        ),
     }
 }
 
 /// `fsum` of the present values of `c`: the correctly rounded sum.
-#[must_use]
-pub fn fsum_column(c: &Column, threads: usize, omit_nan: bool) -> Total {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn fsum_column(c: &Column, run: &Run, omit_nan: bool) -> Result<Total, Interrupted> {
     match c.as_strided() {
-        Some(s) if !needs_compaction(c, omit_nan) => fsum(s, threads),
-        _ => {
-            by_elem!(c.dtype().elem, int: int_fsum_compacted, float: float_fsum_compacted, complex: complex_compacted(c, omit_nan, Op::Fsum), (c, omit_nan))
-        }
+        Some(s) if !needs_compaction(c, omit_nan) => fsum(s, run),
+        _ => Ok(
+            by_elem!(c.dtype().elem, int: int_fsum_compacted, float: float_fsum_compacted, complex: complex_compacted(c, omit_nan, Op::Fsum), (c, omit_nan)),
+        ),
     }
 }
 
 /// The exact total of the present values of a real column and how many there are; `None` for
 /// complex columns.
-#[must_use]
-pub fn exact_column(c: &Column, threads: usize, omit_nan: bool) -> Option<(ExactSum, usize)> {
+///
+/// # Errors
+/// [`Interrupted`] when `run`'s check stops the work.
+pub fn exact_column(
+    c: &Column,
+    run: &Run,
+    omit_nan: bool,
+) -> Result<Option<(ExactSum, usize)>, Interrupted> {
     match c.as_strided() {
-        Some(s) if !needs_compaction(c, omit_nan) => exact(s, threads).map(|e| (e, s.len())),
-        _ => {
-            by_elem!(c.dtype().elem, int: int_exact_compacted, float: float_exact_compacted, complex: None, (c, omit_nan))
-        }
+        Some(s) if !needs_compaction(c, omit_nan) => Ok(exact(s, run)?.map(|e| (e, s.len()))),
+        _ => Ok(
+            by_elem!(c.dtype().elem, int: int_exact_compacted, float: float_exact_compacted, complex: None, (c, omit_nan)),
+        ),
     }
 }
 
@@ -374,6 +406,35 @@ mod tests {
     use super::*;
     use crate::column::{Bitmap, Segment, Values};
     use crate::layout::Dims;
+
+    fn never() -> Result<(), Interrupted> {
+        Ok(())
+    }
+
+    fn run(threads: usize) -> Run<'static> {
+        Run::unclamped(threads, &never)
+    }
+
+    // The reductions on `threads` threads, never interrupted.
+    fn sum(a: &Strided, threads: usize) -> Total {
+        super::sum(a, &run(threads)).unwrap()
+    }
+
+    fn fsum(a: &Strided, threads: usize) -> Total {
+        super::fsum(a, &run(threads)).unwrap()
+    }
+
+    fn sum_column(c: &Column, threads: usize, omit_nan: bool) -> Total {
+        super::sum_column(c, &run(threads), omit_nan).unwrap()
+    }
+
+    fn fsum_column(c: &Column, threads: usize, omit_nan: bool) -> Total {
+        super::fsum_column(c, &run(threads), omit_nan).unwrap()
+    }
+
+    fn exact_column(c: &Column, threads: usize, omit_nan: bool) -> Option<(ExactSum, usize)> {
+        super::exact_column(c, &run(threads), omit_nan).unwrap()
+    }
 
     fn strided<T: bytemuck::Pod>(xs: &[T], elem: Elem) -> Strided {
         // SAFETY: the tests keep `xs` alive while the view is used.
