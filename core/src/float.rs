@@ -210,7 +210,8 @@ impl<R> Subtrees<R> {
                 break;
             };
             total = combine(left, total);
-            height += 1;
+            // Heights are below 64 for any real input; saturate rather than wrap on nonsense.
+            height = height.saturating_add(1);
         }
         self.stack.push((height, total));
     }
