@@ -549,4 +549,48 @@ mod tests {
         assert_eq!(sum_column(&col, 1, true), Total::Complex(101.0, 202.0));
         assert_eq!(fsum_column(&col, 1, true), Total::Complex(101.0, 202.0));
     }
+
+    /// A zero-stride view of `len` copies of the value in `bytes`.
+    fn repeated(bytes: &[u8], elem: Elem, len: usize) -> Strided {
+        let dims = Dims::new(&[len], &[0]).unwrap();
+        // SAFETY: every element is the first `elem.size()` bytes of `bytes`.
+        unsafe { Strided::new(bytes.as_ptr(), dims, Dtype::native(elem)) }
+    }
+
+    /// Astronomically long inputs (2^61 elements, zero strides) in debug mode: every count and
+    /// offset is computed without overflow up to the first check, which stops the work.
+    #[test]
+    fn huge_lengths_run_until_interrupted() {
+        use crate::cumsum::{cumsum, CumsumError};
+        use crate::layout::StridedMut;
+        use std::cell::Cell;
+
+        let one = 1.0f64.to_ne_bytes();
+        let checks = Cell::new(0);
+        let stop = || {
+            checks.set(checks.get() + 1);
+            Err(Interrupted)
+        };
+        for threads in [1, 2] {
+            // Chunks of 2^4 blocks per thread (32 Ki elements) keep debug mode quick.
+            let run = Run::new(threads, &stop).with_chunk_log2(4);
+            for elem in [Elem::F64, Elem::I8, Elem::U64] {
+                let a = repeated(&one, elem, 1 << 61);
+                assert_eq!(super::sum(&a, &run), Err(Interrupted), "{elem:?}");
+                assert_eq!(super::fsum(&a, &run), Err(Interrupted), "{elem:?}");
+                assert!(super::exact(&a, &run).is_err(), "{elem:?}");
+            }
+        }
+        assert_eq!(checks.get(), 18);
+        // cumsum into a zero-stride destination of the same length: a first chunk, then stop.
+        let a = repeated(&one, Elem::F64, 1 << 61);
+        let mut slot = [0u8; 8];
+        let dims = Dims::new(&[1 << 61], &[0]).unwrap();
+        // SAFETY: every element of the destination is `slot`.
+        let mut dst = unsafe { StridedMut::new(slot.as_mut_ptr(), dims, Dtype::native(Elem::F64)) };
+        let run = Run::new(1, &stop).with_chunk_log2(4);
+        assert_eq!(cumsum(&a, &mut dst, &run), Err(CumsumError::Interrupted));
+        // The last total written is that of the first chunk.
+        assert_eq!(f64::from_ne_bytes(slot), (16 * BLOCK) as f64);
+    }
 }
