@@ -423,6 +423,11 @@ LONG_CALLS = {
     "axis into out": "bufsum.sum(flt((2**20, 2**20)), axis=1, out=guarded[1:-1])",
     "cumsum into out": "bufsum.cumsum(flt((2**40,)), out=as_strided(np.zeros(1), shape=(2**40,), strides=(0,), writeable=True))",
     "Accumulator.add": "bufsum.Accumulator().add(flt((2**40,)))",
+    "dot": "bufsum.dot(flt((2**40,)), flt((2**40,)))",
+    "fdot": "bufsum.fdot(flt((2**40,)), i64((2**40,)))",
+    "int dot": "bufsum.dot(i64((2**40,)), i64((2**40,)))",
+    "dot axis": "bufsum.dot(flt((3, 2**40)), flt((3, 2**40)), axis=-1)",
+    "Accumulator.add_products": "bufsum.Accumulator().add_products(flt((2**40,)), flt((2**40,)))",
 }
 
 
@@ -493,9 +498,11 @@ def test_bad_arguments_name_the_argument_the_value_and_what_is_accepted(
 ) -> None:
     data = bytearray(np.zeros((2, 3)).tobytes())
     a = np.frombuffer(data).reshape(2, 3)
-    for f in (bufsum.sum, bufsum.fsum):
+    calls = [lambda **k: bufsum.sum(a, **k), lambda **k: bufsum.fsum(a, **k),
+             lambda **k: bufsum.dot(a, a, **k), lambda **k: bufsum.fdot(a, a, **k)]
+    for f in calls:
         with pytest.raises(exc) as info:
-            f(a, **kwargs)
+            f(**kwargs)
         for w in words:
             assert w in str(info.value), (w, str(info.value))
     del a
