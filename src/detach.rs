@@ -64,6 +64,10 @@ pub fn interrupted() -> PyErr {
     pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
 }
 
+fn no_check() -> Result<(), Interrupted> {
+    Ok(())
+}
+
 /// Runs `work` for an input of `bytes` bytes on `threads` threads (clamped to the machine): with
 /// the GIL released when `bytes >= DETACH_MIN_BYTES`, else directly. `work` gets the [`Run`] to
 /// pass to the core; if a signal handler raised meanwhile, its exception is returned instead of
@@ -74,6 +78,10 @@ pub fn run<T: Send>(
     threads: usize,
     work: impl FnOnce(&Run) -> T + Send,
 ) -> PyResult<T> {
+    if bytes < DETACH_MIN_BYTES {
+        // Microseconds of work, attached: nothing to interrupt, so no check to set up.
+        return Ok(work(&Run::new(threads, &no_check)));
+    }
     let go = move || {
         let raised = Cell::new(None::<PyErr>);
         let last = Cell::new(None::<Instant>);
@@ -97,11 +105,7 @@ pub fn run<T: Send>(
         let out = work(&Run::new(threads, &check));
         (out, raised.into_inner())
     };
-    let (out, raised) = if bytes >= DETACH_MIN_BYTES {
-        py.detach(go)
-    } else {
-        go()
-    };
+    let (out, raised) = py.detach(go);
     match raised {
         Some(e) => Err(e),
         None => Ok(out),
