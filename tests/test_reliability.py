@@ -428,6 +428,9 @@ LONG_CALLS = {
     "int dot": "bufsum.dot(i64((2**40,)), i64((2**40,)))",
     "dot axis": "bufsum.dot(flt((3, 2**40)), flt((3, 2**40)), axis=-1)",
     "Accumulator.add_products": "bufsum.Accumulator().add_products(flt((2**40,)), flt((2**40,)))",
+    "mean": "bufsum.mean(flt((2**40,)))",
+    "var": "bufsum.var(flt((2**40,)), ddof=1)",
+    "std axis": "bufsum.std(i64((3, 2**40)), axis=1)",
 }
 
 
@@ -499,7 +502,9 @@ def test_bad_arguments_name_the_argument_the_value_and_what_is_accepted(
     data = bytearray(np.zeros((2, 3)).tobytes())
     a = np.frombuffer(data).reshape(2, 3)
     calls = [lambda **k: bufsum.sum(a, **k), lambda **k: bufsum.fsum(a, **k),
-             lambda **k: bufsum.dot(a, a, **k), lambda **k: bufsum.fdot(a, a, **k)]
+             lambda **k: bufsum.dot(a, a, **k), lambda **k: bufsum.fdot(a, a, **k),
+             lambda **k: bufsum.mean(a, **k), lambda **k: bufsum.var(a, **k),
+             lambda **k: bufsum.std(a, ddof=1, **k)]
     for f in calls:
         with pytest.raises(exc) as info:
             f(**kwargs)
@@ -507,6 +512,21 @@ def test_bad_arguments_name_the_argument_the_value_and_what_is_accepted(
             assert w in str(info.value), (w, str(info.value))
     del a
     data.extend(b"x")  # every export was released
+
+
+@pytest.mark.parametrize("ddof,exc,words", [
+    (-1, ValueError, ["ddof", "-1", ">= 0"]),
+    (-(2**70), ValueError, ["ddof", "-1180591620717411303424", ">= 0"]),
+    (1.5, TypeError, ["ddof", "float", "an int >= 0"]),
+    ("1", TypeError, ["ddof", "str", "an int >= 0"]),
+    (True, TypeError, ["ddof", "bool"]),
+])
+def test_bad_ddof(ddof: Any, exc: type[Exception], words: list[str]) -> None:
+    for f in (bufsum.var, bufsum.std):
+        with pytest.raises(exc) as info:
+            f(np.ones(4), ddof=ddof)
+        for w in words:
+            assert w in str(info.value), (w, str(info.value))
 
 
 def test_good_unusual_arguments() -> None:
@@ -517,6 +537,8 @@ def test_good_unusual_arguments() -> None:
     assert list(bufsum.fsum(a, axis=(Index(0),)).tolist()) == [12.0, 15.0, 18.0, 21.0]
     assert bufsum.sum(a, keepdims=False) == 66.0
     assert bufsum.sum(a, keepdims=None) == 66.0  # None is the default, as in NumPy
+    assert math.isnan(bufsum.var(a, ddof=2**70))  # ddof >= n: NaN
+    assert bufsum.var(a, ddof=Index(1)) == bufsum.var(a, ddof=1) == float(np.var(a, ddof=1))
 
 
 def test_axis_errors_leave_out_untouched() -> None:
