@@ -80,7 +80,7 @@ impl Threads {
     /// The count for an input of `bytes` bytes (the core's `Run` clamps it to the machine).
     ///
     /// `ValueError` if `threads=None` and `BUFSUM_NUM_THREADS` is set to something invalid.
-    #[inline]
+    #[inline(always)]
     pub fn count(self, bytes: usize) -> PyResult<usize> {
         match self {
             Threads::Auto => auto_threads(bytes).map_err(|e| PyValueError::new_err(e.to_string())),

@@ -173,6 +173,13 @@ pub fn write_outputs<E: From<Interrupted> + Send>(
             run.check()?;
         }
         let dst = &mut stage[..per_chunk.min(outputs - first)];
+        if threads == 1 {
+            compute(first, dst, &Run::serial())?;
+            if let Some(o) = out.as_deref_mut() {
+                o.scatter(first, dst);
+            }
+            continue;
+        }
         // A few pieces per thread, whole groups each, so a slow thread finishes last by little.
         let piece = dst.len().div_ceil(4 * threads).div_ceil(group).max(1) * group;
         let pieces: Vec<Mutex<(usize, &mut [u64])>> = dst

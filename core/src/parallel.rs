@@ -224,7 +224,7 @@ pub fn parse_threads_env(value: &OsStr) -> Result<Option<usize>, BadThreadsEnv> 
 /// # Errors
 /// [`BadThreadsEnv`] whenever the variable is set to an invalid value, whatever the size of
 /// the input, so a typo is noticed on the first call rather than on the first large one.
-#[inline]
+#[inline(always)]
 pub fn auto_threads(bytes: usize) -> Result<usize, BadThreadsEnv> {
     let default = match DEFAULT_THREADS.get() {
         Some(&n) => n,
