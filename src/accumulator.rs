@@ -244,7 +244,7 @@ pub fn _stat_of_sums(
 ) -> PyResult<f64> {
     let t = total.get().snapshot();
     let q = squares.get().snapshot();
-    let ddof = crate::args::parse_ddof(Some(ddof), stat)?;
+    let ddof = crate::args::parse_ddof(&crate::args::Ddof::Given(ddof.clone()), stat)?;
     let which = match stat {
         "mean" => Stat::Mean,
         "var" => Stat::Var(ddof),

@@ -175,10 +175,25 @@ pub fn parse_nan_policy(obj: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<
     }
 }
 
-/// `ddof`: an int `>= 0` (anything with `__index__`; absent or `None` is 0). Values beyond u64
-/// saturate (the result is then NaN, as for any `ddof >= n`).
-pub fn parse_ddof(obj: Option<&Bound<'_, PyAny>>, func: &str) -> PyResult<u64> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+/// `ddof` as the call gave it: absent (0), or an object to read with [`parse_ddof`]. A type of
+/// its own so that an explicit `None` is an error while the default is 0.
+pub enum Ddof<'py> {
+    Default,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'py> FromPyObject<'_, 'py> for Ddof<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Ddof::Given(obj.to_owned()))
+    }
+}
+
+/// `ddof`: an int `>= 0` (anything with `__index__`); absent is 0. Values beyond u64 saturate
+/// (the result is then NaN, as for any `ddof >= n`).
+pub fn parse_ddof(ddof: &Ddof<'_>, func: &str) -> PyResult<u64> {
+    let Ddof::Given(obj) = ddof else {
         return Ok(0);
     };
     let v = int_arg(obj, "ddof", "an int >= 0")?;

@@ -190,21 +190,21 @@ fn mean(
 /// memoryview of per-slice variances.
 #[pyfunction]
 #[pyo3(
-    signature = (data, /, *, ddof=None, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    signature = (data, /, *, ddof=args::Ddof::Default, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
     text_signature = "(data, /, *, ddof=0, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn var(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
-    ddof: Option<&Bound<'_, PyAny>>,
+    ddof: args::Ddof<'_>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
     keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let ddof = args::parse_ddof(ddof, "var")?;
+    let ddof = args::parse_ddof(&ddof, "var")?;
     reduction::call(
         py,
         Op::Stat(Stat::Var(ddof)),
@@ -221,21 +221,21 @@ fn var(
 /// defines it), rounded once. Real data only.
 #[pyfunction(name = "std")]
 #[pyo3(
-    signature = (data, /, *, ddof=None, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
+    signature = (data, /, *, ddof=args::Ddof::Default, axis=None, out=None, keepdims=None, nan_policy=None, threads=None),
     text_signature = "(data, /, *, ddof=0, axis=None, out=None, keepdims=False, nan_policy=None, threads=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn std_(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
-    ddof: Option<&Bound<'_, PyAny>>,
+    ddof: args::Ddof<'_>,
     axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
     keepdims: Option<&Bound<'_, PyAny>>,
     nan_policy: Option<&Bound<'_, PyAny>>,
     threads: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    let ddof = args::parse_ddof(ddof, "std")?;
+    let ddof = args::parse_ddof(&ddof, "std")?;
     reduction::call(
         py,
         Op::Stat(Stat::Std(ddof)),
