@@ -57,6 +57,9 @@ try:
 except ImportError:
     xsum = None
 
+# math.sumprod (Python 3.12+): extended precision over lists, holding the GIL.
+SUMPROD: Any = getattr(math, "sumprod", None)
+
 SCHEMA = 1
 UNITS = {
     "seconds_per_call": "seconds per call (best of 5 repeats)",
@@ -223,7 +226,7 @@ IMPLS: dict[str, Impl] = {
     "bufsum.fdot": Impl(True, lambda a, nbytes: (_bufsum.fdot, a, one_thread(2 * nbytes))),
     "numpy.dot": Impl(np is not None, lambda a, _: (np.dot, a, {})),
     "xsum dot": Impl(xsum is not None and np is not None, lambda a, _: (xsum_dot, a, {})),
-    "sumprod": Impl(hasattr(math, "sumprod"), lambda a, _: (math.sumprod, (a[0].tolist(), a[1].tolist()), {}),
+    "sumprod": Impl(SUMPROD is not None, lambda a, _: (SUMPROD, (a[0].tolist(), a[1].tolist()), {}),
                     max_n=1_000_000),
     # Statistics.
     "bufsum.mean": Impl(True, lambda a, nbytes: (_bufsum.mean, (a,), one_thread(nbytes))),
