@@ -255,7 +255,7 @@ fn products_body(xs: &[f64], ys: &[f64], p: &mut [f64], e: &mut [f64]) {
 }
 
 multiversion! {
-    /// Error-free products (see [`products_body`]): `p[i] + e[i] = x[i]·y[i]`.
+    /// Error-free products: `p[i] + e[i] = x[i]·y[i]` (exact unless `p` overflows or `|p| < 2^-968`).
     pub fn two_products / two_products_on(xs: &[f64], ys: &[f64], p: &mut [f64], e: &mut [f64]) -> () = products_body;
 }
 

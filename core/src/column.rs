@@ -584,7 +584,7 @@ pub fn nan_count(col: &Column) -> usize {
 }
 
 /// One column's values as f64, a word at a time, with their presence: the element-type-free
-/// face of a [`Cursor`], so that walks over several columns in lockstep ([`compact_lockstep`])
+/// face of the column cursor, so that walks over several columns in lockstep ([`compact_lockstep`])
 /// are not generic over every pair of element types. A value is its nearest f64 plus an exact
 /// remainder (nonzero only for 64-bit integers beyond 2^53).
 pub trait Words {

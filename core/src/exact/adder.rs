@@ -198,6 +198,8 @@ fn bin_and_value(x: f64) -> (usize, i64) {
 fn add_to_bin(bins: &mut [i64; 2048], idx: usize, val: i64, total: &mut ExactSum) {
     // Infinities and NaN (bin 2047) never come here: callers filter them.
     let bin = &mut bins[idx & 0x7ff];
+    // Bound: |bin| <= 2^62 between adds and |val| < 2^53, so no i64 overflow here.
+    debug_assert!(bin.unsigned_abs() <= BIN_LIMIT as u64 && val.unsigned_abs() < 1 << 53);
     let v = *bin + val;
     // `v` outside `-2^62 .. 2^62`, tested without a data-dependent sign branch.
     if (v.wrapping_add(BIN_LIMIT) as u64) >= 2 * BIN_LIMIT as u64 {
@@ -287,6 +289,9 @@ impl Adder {
             self.add_with_specials(xs, total);
             return;
         }
+        // Bound: each sum is at most 2^53 units of its step (2^(e_top-42), 2^(e_top-84)), so
+        // exact; a racing writer could break that, never memory safety.
+        debug_assert!(t1.abs() <= 2f64.powi(e_top + 11) && t2.abs() <= 2f64.powi(e_top - 31));
         total.add_f64(t1);
         total.add_f64(t2);
         if left > 0 {

@@ -65,6 +65,8 @@ impl Digits {
             0
         };
         self.pending += 1;
+        // Bound: at most ADDS_BEFORE_CARRY adds of < 2^32 per digit since the last carry.
+        debug_assert!(self.pending <= ADDS_BEFORE_CARRY);
         let k = (bit / 32) as usize;
         let r = bit % 32;
         let low = mag << r;

@@ -11,10 +11,8 @@
 //!
 //! | integer | width | bound and why it holds |
 //! |---|---|---|
-//! | window-pass lane, low piece | i64 | `< 256 · 2^32 = 2^40` ([`adder::MAX_RUN`] / 8 lanes adds of `< 2^32`) |
-//! | window-pass lane, high piece | i64 | `< 256 · 2^52 = 2^60` (adds `< 2^52` since the shift is `<= 31`) |
-//! | window-pass run total | i128 | `< 2048 · 2^84 = 2^95` (magnitude passed as u128) |
-//! | exponent bin | i64 | `< 2^62 + 2^53 < 2^63`: flushed as soon as it reaches `2^62` |
+//! | extraction sums (f64, per run of 2048) | exact | at most `2^53` units of their step (`2^(E-42)`, `2^(E-84)`): 2048 parts of at most `2^42` units each ([`adder`] docs) |
+//! | exponent bin | i64 | `<= 2^62 + 2^53 < 2^63`: flushed as soon as it leaves `-2^62 ..= 2^62 - 1` (adds `< 2^53`) |
 //! | digit | i64 | `< 2^33 + 2^30 · 2^32 < 2^63`: carries propagated every `2^30` adds of `< 2^32` |
 //! | top digit (normalized) | i64 | `< 2^32`; the rest leaves as a carry into `beyond` |
 //! | `beyond` | `BigInt` | unbounded (multiples of `2^2048`, from huge totals and huge ints) |
