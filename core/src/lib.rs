@@ -7,7 +7,7 @@
 //! - [`float`]: the canonical float64 summation order and its SIMD block kernels.
 //! - [`exact`]: the exact accumulator behind `fsum` and `Accumulator`.
 //! - [`certified`]: `fsum`'s fast path, a compensated sum with a rigorous certificate.
-//! - [`column`]: the plain description of any input (segments, validity bitmaps) and the one
+//! - [`column`](mod@column): the plain description of any input (segments, validity bitmaps) and the one
 //!   place where absent values (nulls, NaNs on request) are compacted out.
 //! - [`reduce`]: whole-buffer `sum`/`fsum`, dispatched once per element type.
 //! - [`dot`]: `dot` and `fdot` over two inputs.

@@ -189,7 +189,7 @@ fn float_exact<T: Float>(a: &Strided, run: &Run) -> Result<Option<ExactSum>, Int
 /// exact accumulator (a test switch: results are the same either way, which tests check).
 static FORCE_EXACT: AtomicBool = AtomicBool::new(false);
 
-/// Sets the test switch [`FORCE_EXACT`]; returns its previous value.
+/// Sets the test switch that forces the exact paths; returns its previous value.
 pub fn set_force_exact(on: bool) -> bool {
     FORCE_EXACT.swap(on, Ordering::Relaxed)
 }
